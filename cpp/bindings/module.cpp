@@ -1,0 +1,258 @@
+// elman._core: converts numpy arrays to the core's views and validates their shapes. No math here.
+// Every heavy call releases the GIL; calls on one model are serialized by its mutex.
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "elman/elman.hpp"
+
+namespace py = pybind11;
+using elman::Index;
+
+namespace {
+
+template <typename T>
+using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+using Tokens = CArray<std::int64_t>;
+
+std::string shape_str(const py::array& a) {
+  std::ostringstream out;
+  out << "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) out << (i ? ", " : "") << a.shape(i);
+  out << (a.ndim() == 1 ? ",)" : ")");
+  return out.str();
+}
+
+void expect_shape(const py::array& a, const char* name, std::vector<Index> shape, const char* expected) {
+  bool ok = a.ndim() == static_cast<py::ssize_t>(shape.size());
+  for (size_t i = 0; ok && i < shape.size(); ++i) ok = shape[i] < 0 || a.shape(i) == shape[i];
+  if (!ok)
+    throw py::value_error(std::string(name) + " has shape " + shape_str(a) + "; expected " + expected);
+}
+
+bool is_integer(const py::array& a) {
+  const char kind = a.dtype().kind();
+  return kind == 'i' || kind == 'u';
+}
+
+template <typename S>
+class PyModel {
+ public:
+  explicit PyModel(const elman::Config& config) : model_(config) {}
+
+  elman::Model<S>& model() { return model_; }
+  std::mutex& mutex() { return mutex_; }
+
+  // Arrays that keep the model alive and view its buffers: the live params and grads.
+  static py::array view(py::object self, bool grads) {
+    auto& m = self.cast<PyModel&>().model_;
+    return py::array_t<S>({m.num_params()}, {sizeof(S)}, grads ? m.grads() : m.params(), self);
+  }
+
+  // Inputs converted and checked; they own (or borrow) the memory the batch points to.
+  struct Inputs {
+    std::optional<CArray<S>> x;
+    std::optional<Tokens> tokens;
+    std::optional<CArray<S>> h0;
+    std::optional<Tokens> lengths;
+    elman::Batch<S> batch;
+  };
+
+  Inputs inputs(const py::array& x, const py::object& h0, const py::object& lengths) {
+    const elman::Config& c = model_.config();
+    Inputs in;
+    Index T, B;
+    if (is_integer(x)) {
+      in.tokens = Tokens::ensure(x);
+      expect_shape(*in.tokens, "x", {-1, -1}, "(T, B) integer tokens");
+      in.batch.tokens = in.tokens->data();
+      T = x.shape(0), B = x.shape(1);
+    } else {
+      const char kind = x.dtype().kind();
+      if (kind != 'f' && kind != 'b')
+        throw py::type_error("x has dtype " + py::str(x.dtype()).cast<std::string>() +
+                             "; expected real numbers or integer tokens");
+      in.x = CArray<S>::ensure(x);
+      expect_shape(*in.x, "x", {-1, -1, c.input_size},
+                   ("(T, B, " + std::to_string(c.input_size) + ")").c_str());
+      in.batch.x = in.x->data();
+      T = x.shape(0), B = x.shape(1);
+    }
+    in.batch.steps.steps = T;
+    in.batch.steps.batch = B;
+    if (!h0.is_none()) {
+      in.h0 = CArray<S>::ensure(h0);
+      if (!in.h0) throw py::type_error("h0 must be an array of real numbers");
+      const Index layers = c.num_layers * c.directions();
+      expect_shape(*in.h0, "h0", {layers, B, c.hidden_size},
+                   ("(" + std::to_string(layers) + ", " + std::to_string(B) + ", " +
+                    std::to_string(c.hidden_size) + ")").c_str());
+      in.batch.h0 = in.h0->data();
+    }
+    if (!lengths.is_none()) {
+      in.lengths = Tokens::ensure(lengths);
+      if (!in.lengths || !is_integer(py::array(lengths)))
+        throw py::type_error("lengths must be an array of integers");
+      expect_shape(*in.lengths, "lengths", {B}, ("(" + std::to_string(B) + ",)").c_str());
+      in.batch.steps.lengths = in.lengths->data();
+    }
+    return in;
+  }
+
+  py::tuple forward(const py::array& x, const py::object& h0, const py::object& lengths) {
+    Inputs in = inputs(x, h0, lengths);
+    const elman::Config& c = model_.config();
+    const Index T = in.batch.steps.steps, B = in.batch.steps.batch;
+    py::array_t<S> y({T, B, c.output_size});
+    py::array_t<S> h_n({c.num_layers * c.directions(), B, c.hidden_size});
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      model_.forward(in.batch, y.mutable_data(), h_n.mutable_data());
+    }
+    return py::make_tuple(y, h_n);
+  }
+
+  py::tuple loss_and_grad(const py::array& x, const py::array& target, const std::string& loss,
+                          const std::string& reduction, const py::object& h0, const py::object& lengths) {
+    const elman::Loss kind = elman::parse_loss(loss);
+    const elman::Reduction red = elman::parse_reduction(reduction);
+    Inputs in = inputs(x, h0, lengths);
+    const elman::Config& c = model_.config();
+    const Index T = in.batch.steps.steps, B = in.batch.steps.batch;
+    std::optional<CArray<S>> values;
+    std::optional<Tokens> classes;
+    elman::Target<S> tgt;
+    if (kind == elman::Loss::MSE) {
+      if (!(target.dtype().kind() == 'f' || is_integer(target)))
+        throw py::type_error("target has dtype " + py::str(target.dtype()).cast<std::string>() +
+                             "; expected real numbers for loss 'mse'");
+      values = CArray<S>::ensure(target);
+      expect_shape(*values, "target", {T, B, c.output_size},
+                   ("(" + std::to_string(T) + ", " + std::to_string(B) + ", " + std::to_string(c.output_size) +
+                    "), like y").c_str());
+      tgt.values = values->data();
+    } else {
+      if (!is_integer(target))
+        throw py::type_error("target has dtype " + py::str(target.dtype()).cast<std::string>() +
+                             "; expected integer class indices for loss 'cross_entropy'");
+      classes = Tokens::ensure(target);
+      expect_shape(*classes, "target", {T, B},
+                   ("(" + std::to_string(T) + ", " + std::to_string(B) + ") class indices").c_str());
+      tgt.classes = classes->data();
+    }
+    py::array_t<S> h_n({c.num_layers * c.directions(), B, c.hidden_size});
+    double value;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      value = model_.loss_and_grad(in.batch, tgt, kind, red, h_n.mutable_data());
+    }
+    return py::make_tuple(value, h_n);
+  }
+
+ private:
+  elman::Model<S> model_;
+  std::mutex mutex_;
+};
+
+// The gradient arrays of a clipping call: all writable, C-contiguous and of one float dtype.
+template <typename S>
+std::vector<elman::Span<S>> spans(std::vector<py::array> arrays) {
+  std::vector<elman::Span<S>> out;
+  for (py::array& a : arrays) {
+    if (!(a.flags() & py::array::c_style) || !a.writeable())
+      throw py::type_error("grads must be writable C-contiguous arrays");
+    out.push_back({static_cast<S*>(a.mutable_data()), static_cast<Index>(a.size())});
+  }
+  return out;
+}
+
+// Calls fn with the spans of arrays in their common dtype.
+template <typename Fn>
+auto with_spans(const std::vector<py::array>& arrays, Fn fn) {
+  bool f32 = true, f64 = true;
+  for (const py::array& a : arrays) {
+    f32 = f32 && a.dtype().is(py::dtype::of<float>());
+    f64 = f64 && a.dtype().is(py::dtype::of<double>());
+  }
+  if (f32) return fn(spans<float>(arrays));
+  if (f64) return fn(spans<double>(arrays));
+  throw py::type_error("grads must all be float32 or all float64 arrays");
+}
+
+template <typename S>
+void bind_model(py::module_& m, const char* name) {
+  using M = PyModel<S>;
+  py::class_<M>(m, name)
+      .def(py::init([](Index input_size, Index hidden_size, Index output_size, Index num_layers,
+                       const std::string& nonlinearity, bool bidirectional, double dropout,
+                       const std::string& init, std::uint64_t seed) {
+             elman::Config c;
+             c.input_size = input_size;
+             c.hidden_size = hidden_size;
+             c.output_size = output_size;
+             c.num_layers = num_layers;
+             c.nonlinearity = elman::parse_nonlinearity(nonlinearity);
+             c.bidirectional = bidirectional;
+             c.dropout = dropout;
+             c.init = elman::parse_init(init);
+             c.seed = seed;
+             return new M(c);
+           }),
+           py::arg("input_size"), py::arg("hidden_size"), py::arg("output_size"), py::arg("num_layers"),
+           py::arg("nonlinearity"), py::arg("bidirectional"), py::arg("dropout"), py::arg("init"),
+           py::arg("seed"))
+      .def_property_readonly("params", [](py::object self) { return M::view(self, false); })
+      .def_property_readonly("grads", [](py::object self) { return M::view(self, true); })
+      .def_property_readonly("tensors",
+                             [](M& self) {
+                               py::list out;
+                               for (const auto& t : self.model().layout().tensors) {
+                                 py::tuple shape = t.is_vector ? py::tuple(py::make_tuple(t.cols))
+                                                               : py::tuple(py::make_tuple(t.rows, t.cols));
+                                 out.append(py::make_tuple(t.name, shape, t.offset));
+                               }
+                               return out;
+                             })
+      .def_property("dropout_rng_state",
+                    [](M& self) { return self.model().dropout_rng().state(); },
+                    [](M& self, const elman::Rng::State& s) { self.model().dropout_rng().set_state(s); })
+      .def("forward", &M::forward, py::arg("x"), py::arg("h0") = py::none(), py::arg("lengths") = py::none())
+      .def("loss_and_grad", &M::loss_and_grad, py::arg("x"), py::arg("target"), py::arg("loss"),
+           py::arg("reduction"), py::arg("h0") = py::none(), py::arg("lengths") = py::none());
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "elman's native core: the C++/Eigen Elman RNN";
+  m.attr("__version__") = elman::version;
+  bind_model<float>(m, "ModelF32");
+  bind_model<double>(m, "ModelF64");
+  m.def("clip_grad_value", [](const std::vector<py::array>& grads, double threshold) {
+    with_spans(grads, [&](auto s) {
+      py::gil_scoped_release release;
+      elman::clip_grad_value(s, threshold);
+      return 0;
+    });
+  }, py::arg("grads"), py::arg("threshold"), "Clips every element into [-threshold, threshold], in place.");
+  m.def("clip_grad_norm", [](const std::vector<py::array>& grads, double max_norm) {
+    return with_spans(grads, [&](auto s) {
+      py::gil_scoped_release release;
+      return elman::clip_grad_norm(s, max_norm);
+    });
+  }, py::arg("grads"), py::arg("max_norm"), "Scales all arrays by min(1, max_norm / (norm + 1e-6)), in place; returns the norm.");
+  m.def("set_num_threads", [](int n) {
+    if (n < 1) throw py::value_error("n is " + std::to_string(n) + "; expected a positive integer");
+    Eigen::setNbThreads(n);
+  }, py::arg("n"));
+  m.def("get_num_threads", [] { return Eigen::nbThreads(); });
+}

@@ -1,0 +1,66 @@
+// Gradient clipping. A model's gradients are one flat buffer, so the usual call passes one span;
+// several spans are clipped as if they were one array.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "elman/config.hpp"
+
+namespace elman {
+
+template <typename S>
+struct Span {
+  S* data;
+  Index size;
+  Eigen::Map<Eigen::Array<S, Eigen::Dynamic, 1>> array() const { return {data, size}; }
+};
+
+inline void check_threshold(const char* name, double value) {
+  if (!(value >= 0.0) || std::isinf(value))
+    throw std::invalid_argument(std::string(name) + " is " + std::to_string(value) +
+                                "; expected a finite non-negative number");
+}
+
+// Each element into [-threshold, threshold] (min-char-rnn's np.clip rule).
+template <typename S>
+void clip_grad_value(const std::vector<Span<S>>& grads, double threshold) {
+  check_threshold("threshold", threshold);
+  const S t = static_cast<S>(threshold);
+  for (const Span<S>& g : grads) g.array() = g.array().max(-t).min(t);
+}
+
+template <typename S>
+double grad_norm(const std::vector<Span<S>>& grads) {
+  double sum = 0.0;
+  for (const Span<S>& g : grads) sum += static_cast<double>(g.array().matrix().squaredNorm());
+  return std::sqrt(sum);
+}
+
+// PyTorch's clip_grad_norm_: scale by min(1, max_norm / (total + 1e-6)); returns the total norm
+// measured before scaling.
+template <typename S>
+double clip_grad_norm(const std::vector<Span<S>>& grads, double max_norm) {
+  check_threshold("max_norm", max_norm);
+  const double total = grad_norm(grads);
+  const S coef = static_cast<S>(std::min(1.0, max_norm / (total + 1e-6)));
+  for (const Span<S>& g : grads) g.array() *= coef;
+  return total;
+}
+
+template <typename S>
+void clip_grad_value(S* grads, Index n, double threshold) {
+  clip_grad_value(std::vector<Span<S>>{{grads, n}}, threshold);
+}
+
+template <typename S>
+double clip_grad_norm(S* grads, Index n, double max_norm) {
+  return clip_grad_norm(std::vector<Span<S>>{{grads, n}}, max_norm);
+}
+
+}  // namespace elman

@@ -1,0 +1,297 @@
+// The whole network: stacked (optionally bidirectional) recurrent layers and a linear head, with
+// every parameter in one flat buffer, gradients in a twin buffer, and a workspace that grows only
+// when a larger batch arrives, so a warm call allocates nothing.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "elman/config.hpp"
+#include "elman/init.hpp"
+#include "elman/linear.hpp"
+#include "elman/loss.hpp"
+#include "elman/random.hpp"
+#include "elman/rnn_layer.hpp"
+#include "elman/tensor.hpp"
+
+namespace elman {
+
+// A time-major batch. Exactly one of x and tokens is set.
+template <typename S>
+struct Batch {
+  Steps steps;                           // T, B and optional lengths (B), each in [0, T]
+  const S* x = nullptr;                  // (T*B, I)
+  const std::int64_t* tokens = nullptr;  // (T*B) classes in [0, I): one-hot input
+  const S* h0 = nullptr;                 // (L*D, B, H), or null for zeros
+};
+
+// Exactly one is set: values for MSE, classes for cross-entropy.
+template <typename S>
+struct Target {
+  const S* values = nullptr;              // (T*B, O)
+  const std::int64_t* classes = nullptr;  // (T*B) in [0, O), or ignore_index
+};
+
+template <typename S>
+class Model {
+ public:
+  explicit Model(const Config& config)
+      : config_((config.validate(), config)),
+        layout_(config_),
+        params_(layout_.total),
+        grads_(layout_.total, S(0)),
+        dropout_rng_(config_.seed ^ 0xd1b54a32d192ed03ULL) {
+    Rng rng(config_.seed);
+    init_params(config_, layout_, params_.data(), rng);
+  }
+
+  const Config& config() const { return config_; }
+  const ParamLayout& layout() const { return layout_; }
+  Index num_params() const { return layout_.total; }
+  S* params() { return params_.data(); }
+  const S* params() const { return params_.data(); }
+  S* grads() { return grads_.data(); }
+  const S* grads() const { return grads_.data(); }
+  Rng& dropout_rng() { return dropout_rng_; }
+
+  // y: (T*B, O), 0 on padded steps; h_n: (L*D, B, H). No dropout.
+  void forward(const Batch<S>& batch, S* y, S* h_n) {
+    check(batch);
+    reserve(batch.steps, false);
+    forward_pass(batch, false, y);
+    copy_state(batch, h_n);
+  }
+
+  // The loss, its gradient in grads() (overwritten), and h_n (if not null). h0 is a constant.
+  double loss_and_grad(const Batch<S>& batch, const Target<S>& target, Loss loss, Reduction reduction,
+                       S* h_n) {
+    check(batch);
+    check(batch, target, loss);
+    const Steps& s = batch.steps;
+    reserve(s, true);
+    forward_pass(batch, true, ws_.y.data());
+    auto y = mat(ws_.y.data(), s.rows(), config_.output_size);
+    auto dy = mat(ws_.dy.data(), s.rows(), config_.output_size);
+    double value;
+    if (loss == Loss::MSE) {
+      auto t = cmat(target.values, s.rows(), config_.output_size);
+      value = mse_forward(y, t, s, reduction);
+      mse_backward(y, t, s, reduction, dy);
+    } else {
+      value = cross_entropy_forward(y, target.classes, s, reduction, dy);
+      cross_entropy_backward(target.classes, s, reduction, dy);
+    }
+    std::fill(grads_.begin(), grads_.end(), S(0));
+    backward_pass(batch);
+    copy_state(batch, h_n);
+    return value;
+  }
+
+ private:
+  struct Workspace {
+    std::vector<S> hidden;   // L x (rows, D*H): each layer's output, kept for the backward pass
+    std::vector<S> dropped;  // (L-1) x (rows, D*H): inputs of the layers above the first, after dropout
+    std::vector<S> mask;     // (L-1) x (rows, D*H): 0 or 1/(1-p)
+    std::vector<S> y, dy;    // (rows, O)
+    std::vector<S> grad_a, grad_b;  // (rows, D*H): dL/dH of one layer and dL/dX of the next one down
+    std::vector<S> state;    // (L*D, B, H): the running state, h0 in and h_n out
+    std::vector<S> dstate;   // (B, H)
+  };
+
+  static void grow(std::vector<S>& v, Index n) {
+    if (static_cast<Index>(v.size()) < n) v.resize(n);
+  }
+
+  void reserve(const Steps& s, bool training) {
+    const Index rows = s.rows(), width = config_.layer_width(), L = config_.num_layers;
+    grow(ws_.hidden, L * rows * width);
+    grow(ws_.y, rows * config_.output_size);
+    grow(ws_.state, L * config_.directions() * s.batch * config_.hidden_size);
+    if (!training) return;
+    if (config_.dropout > 0.0) {
+      grow(ws_.dropped, (L - 1) * rows * width);
+      grow(ws_.mask, (L - 1) * rows * width);
+    }
+    grow(ws_.dy, rows * config_.output_size);
+    grow(ws_.grad_a, rows * width);
+    grow(ws_.grad_b, rows * width);
+    grow(ws_.dstate, s.batch * config_.hidden_size);
+  }
+
+  S* hidden(Index layer, const Steps& s) {
+    return ws_.hidden.data() + layer * s.rows() * config_.layer_width();
+  }
+
+  bool uses_dropout(bool training) const {
+    return training && config_.dropout > 0.0 && config_.num_layers > 1;
+  }
+
+  LayerInput<S> layer_input(const Batch<S>& batch, Index layer, bool training) {
+    if (layer == 0) return {batch.x, config_.input_size, batch.tokens};
+    const Index width = config_.layer_width();
+    if (uses_dropout(training))
+      return {ws_.dropped.data() + (layer - 1) * batch.steps.rows() * width, width, nullptr};
+    return {hidden(layer - 1, batch.steps), width, nullptr};
+  }
+
+  LayerWeights<S> weights(Index layer, Index direction) const {
+    const LayerOffsets& o = layout_.layers[layer * config_.directions() + direction];
+    const Index H = config_.hidden_size;
+    const S* p = params_.data();
+    return {cmat(p + o.W_xh, H, config_.layer_input_size(layer)), cmat(p + o.W_hh, H, H),
+            ConstRowMap<S>(p + o.b_h, H)};
+  }
+
+  LayerGrads<S> layer_grads(Index layer, Index direction) {
+    const LayerOffsets& o = layout_.layers[layer * config_.directions() + direction];
+    const Index H = config_.hidden_size;
+    S* g = grads_.data();
+    return {mat(g + o.W_xh, H, config_.layer_input_size(layer)), mat(g + o.W_hh, H, H),
+            RowMap<S>(g + o.b_h, H)};
+  }
+
+  S* state(Index layer, Index direction, const Steps& s) {
+    return ws_.state.data() + (layer * config_.directions() + direction) * s.batch * config_.hidden_size;
+  }
+
+  const S* h0(const Batch<S>& batch, Index layer, Index direction) const {
+    if (!batch.h0) return nullptr;
+    return batch.h0 + (layer * config_.directions() + direction) * batch.steps.batch * config_.hidden_size;
+  }
+
+  void draw_dropout(Index layer, const Steps& s) {
+    const Index n = s.rows() * config_.layer_width();
+    const double p = config_.dropout;
+    const S keep = static_cast<S>(1.0 / (1.0 - p));
+    S* m = ws_.mask.data() + (layer - 1) * n;
+    S* out = ws_.dropped.data() + (layer - 1) * n;
+    const S* in = hidden(layer - 1, s);
+    for (Index i = 0; i < n; ++i) {
+      m[i] = dropout_rng_.uniform() < p ? S(0) : keep;
+      out[i] = in[i] * m[i];
+    }
+  }
+
+  // Runs every layer and the head, writing y (rows, O); the final states stay in ws_.state.
+  // The workspace must be reserved for this batch first.
+  void forward_pass(const Batch<S>& batch, bool training, S* y) {
+    const Steps& s = batch.steps;
+    const Index H = config_.hidden_size, width = config_.layer_width(), rows = s.rows();
+    for (Index l = 0; l < config_.num_layers; ++l) {
+      if (l > 0 && uses_dropout(training)) draw_dropout(l, s);
+      const LayerInput<S> in = layer_input(batch, l, training);
+      for (Index d = 0; d < config_.directions(); ++d) {
+        auto st = mat(state(l, d, s), s.batch, H);
+        if (const S* init = h0(batch, l, d))
+          st = cmat(init, s.batch, H);
+        else
+          st.setZero();
+        rnn_forward(in, weights(l, d), config_.nonlinearity, s, d == 1,
+                    mat(hidden(l, s) + d * H, rows, H, width), st);
+      }
+    }
+    auto out = mat(y, rows, config_.output_size);
+    linear_forward(mat(hidden(config_.num_layers - 1, s), rows, width), head_weight(), head_bias(), out);
+    if (s.lengths)
+      for (Index r = 0; r < rows; ++r)
+        if (!s.valid_row(r)) out.row(r).setZero();
+  }
+
+  // From dL/dy in ws_.dy to every gradient.
+  void backward_pass(const Batch<S>& batch) {
+    const Steps& s = batch.steps;
+    const Index H = config_.hidden_size, width = config_.layer_width(), rows = s.rows();
+    const Index L = config_.num_layers;
+    S* dh = ws_.grad_a.data();
+    S* dx = ws_.grad_b.data();
+    linear_backward(mat(ws_.dy.data(), rows, config_.output_size), mat(hidden(L - 1, s), rows, width),
+                    head_weight(), mat(grads_.data() + layout_.W_hy, config_.output_size, width),
+                    RowMap<S>(grads_.data() + layout_.b_y, config_.output_size), mat(dh, rows, width));
+    for (Index l = L - 1; l >= 0; --l) {
+      const LayerInput<S> in = layer_input(batch, l, true);
+      auto dx_map = mat(dx, rows, width);
+      if (l > 0) dx_map.setZero();
+      for (Index d = 0; d < config_.directions(); ++d) {
+        rnn_backward(in, weights(l, d), config_.nonlinearity, s, d == 1,
+                     mat(hidden(l, s) + d * H, rows, H, width), h0(batch, l, d),
+                     mat(dh + d * H, rows, H, width), mat(ws_.dstate.data(), s.batch, H),
+                     layer_grads(l, d), l > 0 ? &dx_map : nullptr);
+      }
+      if (l > 0 && uses_dropout(true))
+        dx_map.array() *= mat(ws_.mask.data() + (l - 1) * rows * width, rows, width).array();
+      std::swap(dh, dx);
+    }
+  }
+
+  ConstMatMap<S> head_weight() const {
+    return cmat(params_.data() + layout_.W_hy, config_.output_size, config_.layer_width());
+  }
+  ConstRowMap<S> head_bias() const { return ConstRowMap<S>(params_.data() + layout_.b_y, config_.output_size); }
+
+  void copy_state(const Batch<S>& batch, S* h_n) const {
+    if (!h_n) return;
+    const Index n = config_.num_layers * config_.directions() * batch.steps.batch * config_.hidden_size;
+    std::copy(ws_.state.data(), ws_.state.data() + n, h_n);
+  }
+
+  static void require_finite(const S* data, Index n, const char* name) {
+    for (Index i = 0; i < n; ++i)
+      if (!std::isfinite(data[i]))
+        throw std::invalid_argument(std::string(name) + " holds a non-finite value (" +
+                                    std::to_string(static_cast<double>(data[i])) + ") at flat index " +
+                                    std::to_string(i) + "; expected finite numbers");
+  }
+
+  void check(const Batch<S>& batch) const {
+    const Steps& s = batch.steps;
+    if (s.steps < 1 || s.batch < 1)
+      throw std::invalid_argument("x has " + std::to_string(s.steps) + " steps and batch size " +
+                                  std::to_string(s.batch) + "; expected at least 1 of each");
+    if ((batch.x == nullptr) == (batch.tokens == nullptr))
+      throw std::invalid_argument("a batch needs exactly one of x and tokens");
+    if (s.lengths)
+      for (Index b = 0; b < s.batch; ++b)
+        if (s.lengths[b] < 0 || s.lengths[b] > s.steps)
+          throw std::invalid_argument("lengths[" + std::to_string(b) + "] is " + std::to_string(s.lengths[b]) +
+                                      "; expected a value in [0, " + std::to_string(s.steps) + "]");
+    if (batch.x) require_finite(batch.x, s.rows() * config_.input_size, "x");
+    if (batch.tokens)
+      for (Index r = 0; r < s.rows(); ++r)
+        if (s.valid_row(r) && (batch.tokens[r] < 0 || batch.tokens[r] >= config_.input_size))
+          throw std::invalid_argument("x holds token " + std::to_string(batch.tokens[r]) + " at step " +
+                                      std::to_string(r / s.batch) + ", sequence " + std::to_string(r % s.batch) +
+                                      "; expected a class in [0, " + std::to_string(config_.input_size) + ")");
+    if (batch.h0)
+      require_finite(batch.h0, config_.num_layers * config_.directions() * s.batch * config_.hidden_size, "h0");
+  }
+
+  void check(const Batch<S>& batch, const Target<S>& target, Loss loss) const {
+    const Steps& s = batch.steps;
+    if (loss == Loss::MSE) {
+      if (!target.values) throw std::invalid_argument("loss 'mse' needs a target of values");
+      require_finite(target.values, s.rows() * config_.output_size, "target");
+      return;
+    }
+    if (!target.classes) throw std::invalid_argument("loss 'cross_entropy' needs a target of class indices");
+    for (Index r = 0; r < s.rows(); ++r) {
+      const std::int64_t c = target.classes[r];
+      if (s.valid_row(r) && c != ignore_index && (c < 0 || c >= config_.output_size))
+        throw std::invalid_argument("target holds class " + std::to_string(c) + " at step " +
+                                    std::to_string(r / s.batch) + ", sequence " + std::to_string(r % s.batch) +
+                                    "; expected a class in [0, " + std::to_string(config_.output_size) +
+                                    ") or -100 to ignore");
+    }
+  }
+
+  Config config_;
+  ParamLayout layout_;
+  std::vector<S> params_;
+  std::vector<S> grads_;
+  Rng dropout_rng_;
+  Workspace ws_;
+};
+
+}  // namespace elman

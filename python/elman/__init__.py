@@ -1,0 +1,30 @@
+"""elman: exact, fast Elman recurrent networks with a C++/Eigen core."""
+
+from . import _core
+from .clip import clip_grad_norm, clip_grad_value
+from .model import RNN
+from .params import ParamDict
+
+__version__ = _core.__version__
+
+
+def set_num_threads(n: int) -> None:
+    """Threads used by the native matrix products."""
+    from ._validate import integer
+
+    _core.set_num_threads(integer("n", n, 1))
+
+
+def get_num_threads() -> int:
+    return _core.get_num_threads()
+
+
+__all__ = [
+    "RNN",
+    "ParamDict",
+    "clip_grad_norm",
+    "clip_grad_value",
+    "get_num_threads",
+    "set_num_threads",
+    "__version__",
+]

@@ -1,0 +1,215 @@
+"""elman.RNN: the Python face of the native model."""
+
+from __future__ import annotations
+
+import secrets
+
+import numpy as np
+
+from . import _core
+from . import _validate as check
+from .params import ParamDict
+
+_NONLINEARITIES = ("tanh", "relu")
+_INITS = ("uniform", "normal", "orthogonal")
+_LOSSES = ("mse", "cross_entropy")
+_REDUCTIONS = ("mean", "sum")
+_DTYPES = {np.dtype(np.float32): _core.ModelF32, np.dtype(np.float64): _core.ModelF64}
+
+
+class RNN:
+    """An Elman network: h_t = f(W_xh x_t + W_hh h_(t-1) + b_h) per layer, y_t = W_hy h_t + b_y."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        *,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        batch_first: bool = False,
+        dtype="float32",
+        init: str = "uniform",
+        seed: int | None = None,
+    ):
+        self.input_size = check.integer("input_size", input_size, 1)
+        self.hidden_size = check.integer("hidden_size", hidden_size, 1)
+        self.output_size = check.integer("output_size", output_size, 1)
+        self.num_layers = check.integer("num_layers", num_layers, 1)
+        self.nonlinearity = check.choice("nonlinearity", nonlinearity, _NONLINEARITIES)
+        self.bidirectional = _flag("bidirectional", bidirectional)
+        self.dropout = check.real("dropout", dropout, 0.0, 1.0)
+        self.batch_first = _flag("batch_first", batch_first)
+        self.init = check.choice("init", init, _INITS)
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype is {dtype!r}; expected 'float32' or 'float64'") from None
+        if self.dtype not in _DTYPES:
+            raise ValueError(f"dtype is {self.dtype}; expected 'float32' or 'float64'")
+        self.seed = secrets.randbits(63) if seed is None else check.integer("seed", seed, 0)
+        if self.seed >= 2**64:
+            raise ValueError(f"seed is {self.seed}; expected an integer in [0, 2**64)")
+
+        self._core = _DTYPES[self.dtype](
+            self.input_size, self.hidden_size, self.output_size, self.num_layers,
+            self.nonlinearity, self.bidirectional, self.dropout, self.init, self.seed,
+        )  # fmt: skip
+        tensors = self._core.tensors
+        self._params = ParamDict(self._core.params, tensors)
+        self._grads = ParamDict(self._core.grads, tensors)
+
+    @property
+    def config(self) -> dict:
+        """Everything needed to rebuild this model (with its initial weights): RNN(**config)."""
+        return {
+            "input_size": self.input_size,
+            "hidden_size": self.hidden_size,
+            "output_size": self.output_size,
+            "num_layers": self.num_layers,
+            "nonlinearity": self.nonlinearity,
+            "bidirectional": self.bidirectional,
+            "dropout": self.dropout,
+            "batch_first": self.batch_first,
+            "dtype": self.dtype.name,
+            "init": self.init,
+            "seed": self.seed,
+        }
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def num_params(self) -> int:
+        return self._params.flat.size
+
+    @property
+    def params(self) -> ParamDict:
+        return self._params
+
+    @property
+    def grads(self) -> ParamDict:
+        return self._grads
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        return f"elman.RNN({args})"
+
+    def forward(self, x, h0=None, lengths=None):
+        """Returns y (T, B, O) and h_n (L*D, B, H), in the layouts the model was built for."""
+        batch = self._batch(x, h0, lengths)
+        y, h_n = self._core.forward(batch.x, batch.h0, batch.lengths)
+        return batch.output(y), batch.state(h_n)
+
+    __call__ = forward
+
+    def loss_and_grad(self, x, target, *, loss="mse", reduction="mean", h0=None, lengths=None):
+        """Returns the loss, the gradients (m.grads, overwritten by the next call) and h_n."""
+        check.choice("loss", loss, _LOSSES)
+        check.choice("reduction", reduction, _REDUCTIONS)
+        batch = self._batch(x, h0, lengths)
+        target = batch.target(target, loss)
+        value, h_n = self._core.loss_and_grad(batch.x, target, loss, reduction, batch.h0, batch.lengths)
+        return value, self._grads, batch.state(h_n)
+
+    def _batch(self, x, h0, lengths) -> _Batch:
+        return _Batch(self, x, h0, lengths)
+
+
+class _Batch:
+    """The user's arrays in the core's layout: time-major, batched, C-contiguous, the model's dtype.
+
+    Arrays that already are so pass through without a copy.
+    """
+
+    def __init__(self, model: RNN, x, h0, lengths):
+        self.model = model
+        x = check.array("x", x)
+        tokens = x.dtype.kind in "iu"
+        self.unbatched = x.ndim == (1 if tokens else 2)
+        features = "" if tokens else f", {model.input_size}"
+        expected_ndim = 2 if tokens else 3
+        if self.unbatched:
+            x = x[:, None]
+        elif x.ndim != expected_ndim:
+            raise ValueError(
+                f"x has shape {check.shape_str(x.shape)}; expected {self._layout()}{features} "
+                f"(or (T{features}) for one sequence)"
+                + ("" if tokens else "; integer tokens are (T, B) without a feature axis")
+            )
+        if not tokens and x.shape[2] != model.input_size:
+            raise ValueError(f"x has shape {check.shape_str(self._user(x).shape)}; expected {self._layout()}{features}")
+        x = self._time_major(x)
+        self.x = np.ascontiguousarray(x, dtype=np.int64 if tokens else model.dtype)
+        self.steps, self.batch = x.shape[0], x.shape[1]
+        self.h0 = None if h0 is None else self._h0(h0)
+        self.lengths = None if lengths is None else self._lengths(lengths)
+
+    def _layout(self) -> str:
+        return "(B, T" if self.model.batch_first else "(T, B"
+
+    def _time_major(self, a: np.ndarray) -> np.ndarray:
+        return a.swapaxes(0, 1) if self.model.batch_first and not self.unbatched else a
+
+    _user = _time_major  # the swap is its own inverse
+
+    def _h0(self, h0) -> np.ndarray:
+        m = self.model
+        h0 = check.array("h0", h0)
+        layers = m.num_layers * m.directions
+        expected = (layers, m.hidden_size) if self.unbatched else (layers, self.batch, m.hidden_size)
+        if h0.shape != expected:
+            raise ValueError(f"h0 has shape {check.shape_str(h0.shape)}; expected {check.shape_str(expected)} (L*D, B, H)")
+        if self.unbatched:
+            h0 = h0[:, None]
+        return np.ascontiguousarray(h0, dtype=m.dtype)
+
+    def _lengths(self, lengths) -> np.ndarray:
+        lengths = check.array("lengths", lengths)
+        if lengths.dtype.kind not in "iu":
+            raise TypeError(f"lengths has dtype {lengths.dtype}; expected integers")
+        expected = () if self.unbatched else (self.batch,)
+        if lengths.shape != expected and not (self.unbatched and lengths.shape == (1,)):
+            raise ValueError(f"lengths has shape {check.shape_str(lengths.shape)}; expected {check.shape_str(expected)}")
+        lengths = lengths.reshape(self.batch)
+        if lengths.size and (lengths.min() < 0 or lengths.max() > self.steps):
+            raise ValueError(
+                f"lengths holds {int(lengths.min())}..{int(lengths.max())}; expected each in [0, {self.steps}]"
+            )
+        return np.ascontiguousarray(lengths, dtype=np.int64)
+
+    def target(self, target, loss: str) -> np.ndarray:
+        m = self.model
+        target = check.array("target", target)
+        if loss == "cross_entropy":
+            if target.dtype.kind not in "iu":
+                raise TypeError(f"target has dtype {target.dtype}; expected integer class indices for loss 'cross_entropy'")
+            expected_tm = (self.steps,) if self.unbatched else (self.steps, self.batch)
+        else:
+            if target.dtype.kind not in "biuf":
+                raise TypeError(f"target has dtype {target.dtype}; expected real numbers for loss 'mse'")
+            expected_tm = (self.steps, m.output_size) if self.unbatched else (self.steps, self.batch, m.output_size)
+        expected = expected_tm if self.unbatched else self._user(np.empty(expected_tm, dtype=np.bool_)).shape
+        if target.shape != expected:
+            raise ValueError(f"target has shape {check.shape_str(target.shape)}; expected {check.shape_str(expected)}")
+        if self.unbatched:
+            target = target[:, None]
+        target = self._time_major(target)
+        dtype = np.int64 if loss == "cross_entropy" else m.dtype
+        return np.ascontiguousarray(target, dtype=dtype)
+
+    def output(self, y: np.ndarray) -> np.ndarray:
+        return y[:, 0] if self.unbatched else self._user(y)
+
+    def state(self, h_n: np.ndarray) -> np.ndarray:
+        return h_n[:, 0] if self.unbatched else h_n
+
+
+def _flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} is {value!r} ({type(value).__name__}); expected True or False")
+    return bool(value)
