@@ -95,6 +95,17 @@ class RNN:
     def grads(self) -> ParamDict:
         return self._grads
 
+    def get_rng_state(self) -> list[int]:
+        """The dropout generator's state (four 64-bit words), for checkpoints."""
+        return list(self._core.dropout_rng_state)
+
+    def set_rng_state(self, state) -> None:
+        """Restores a state from get_rng_state: the next dropout masks repeat from there."""
+        words = [check.integer("state[i]", w, 0) for w in state]
+        if len(words) != 4 or max(words) >= 2**64:
+            raise ValueError(f"state is {state!r}; expected four integers in [0, 2**64) from get_rng_state()")
+        self._core.dropout_rng_state = words
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
         return f"elman.RNN({args})"

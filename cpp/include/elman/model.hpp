@@ -92,16 +92,16 @@ class Model {
 
  private:
   struct Workspace {
-    std::vector<S> hidden;   // L x (rows, D*H): each layer's output, kept for the backward pass
-    std::vector<S> dropped;  // (L-1) x (rows, D*H): inputs of the layers above the first, after dropout
-    std::vector<S> mask;     // (L-1) x (rows, D*H): 0 or 1/(1-p)
-    std::vector<S> y, dy;    // (rows, O)
-    std::vector<S> grad_a, grad_b;  // (rows, D*H): dL/dH of one layer and dL/dX of the next one down
-    std::vector<S> state;    // (L*D, B, H): the running state, h0 in and h_n out
-    std::vector<S> dstate;   // (B, H)
+    Buffer<S> hidden;   // L x (rows, D*H): each layer's output, kept for the backward pass
+    Buffer<S> dropped;  // (L-1) x (rows, D*H): inputs of the layers above the first, after dropout
+    Buffer<S> mask;     // (L-1) x (rows, D*H): 0 or 1/(1-p)
+    Buffer<S> y, dy;    // (rows, O)
+    Buffer<S> grad_a, grad_b;  // (rows, D*H): dL/dH of one layer and dL/dX of the next one down
+    Buffer<S> state;    // (L*D, B, H): the running state, h0 in and h_n out
+    Buffer<S> dstate;   // (B, H)
   };
 
-  static void grow(std::vector<S>& v, Index n) {
+  static void grow(Buffer<S>& v, Index n) {
     if (static_cast<Index>(v.size()) < n) v.resize(n);
   }
 
@@ -288,8 +288,8 @@ class Model {
 
   Config config_;
   ParamLayout layout_;
-  std::vector<S> params_;
-  std::vector<S> grads_;
+  Buffer<S> params_;
+  Buffer<S> grads_;
   Rng dropout_rng_;
   Workspace ws_;
 };

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include <Eigen/Core>
 
@@ -19,6 +20,11 @@ template <typename S>
 using RowMap = Eigen::Map<Eigen::Matrix<S, 1, Eigen::Dynamic>>;
 template <typename S>
 using ConstRowMap = Eigen::Map<const Eigen::Matrix<S, 1, Eigen::Dynamic>>;
+
+// Storage for parameters, gradients and activations. Aligned to Eigen's SIMD width so that equal
+// calls on equal models take the same kernel paths and give the same bits.
+template <typename S>
+using Buffer = std::vector<S, Eigen::aligned_allocator<S>>;
 
 // A (rows, cols) view with rows `ld` elements apart.
 template <typename S>
