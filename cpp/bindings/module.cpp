@@ -120,42 +120,85 @@ class PyModel {
     return py::make_tuple(y, h_n);
   }
 
+  // A target converted and checked against the batch; it owns (or borrows) what the view points to.
+  struct Targets {
+    std::optional<CArray<S>> values;
+    std::optional<Tokens> classes;
+    elman::Target<S> target;
+  };
+
+  Targets targets(const py::array& target, elman::Loss kind, const elman::Batch<S>& batch) {
+    const Index T = batch.steps.steps, B = batch.steps.batch, O = model_.config().output_size;
+    Targets out;
+    if (kind == elman::Loss::MSE) {
+      if (!(target.dtype().kind() == 'f' || is_integer(target)))
+        throw py::type_error("target has dtype " + py::str(target.dtype()).cast<std::string>() +
+                             "; expected real numbers for loss 'mse'");
+      out.values = CArray<S>::ensure(target);
+      expect_shape(*out.values, "target", {T, B, O},
+                   ("(" + std::to_string(T) + ", " + std::to_string(B) + ", " + std::to_string(O) + "), like y").c_str());
+      out.target.values = out.values->data();
+    } else {
+      if (!is_integer(target))
+        throw py::type_error("target has dtype " + py::str(target.dtype()).cast<std::string>() +
+                             "; expected integer class indices for loss 'cross_entropy'");
+      out.classes = Tokens::ensure(target);
+      expect_shape(*out.classes, "target", {T, B},
+                   ("(" + std::to_string(T) + ", " + std::to_string(B) + ") class indices").c_str());
+      out.target.classes = out.classes->data();
+    }
+    return out;
+  }
+
+  py::array_t<S> new_state(const elman::Batch<S>& batch) const {
+    const elman::Config& c = model_.config();
+    return py::array_t<S>({c.num_layers * c.directions(), batch.steps.batch, c.hidden_size});
+  }
+
   py::tuple loss_and_grad(const py::array& x, const py::array& target, const std::string& loss,
                           const std::string& reduction, const py::object& h0, const py::object& lengths) {
     const elman::Loss kind = elman::parse_loss(loss);
     const elman::Reduction red = elman::parse_reduction(reduction);
     Inputs in = inputs(x, h0, lengths);
-    const elman::Config& c = model_.config();
-    const Index T = in.batch.steps.steps, B = in.batch.steps.batch;
-    std::optional<CArray<S>> values;
-    std::optional<Tokens> classes;
-    elman::Target<S> tgt;
-    if (kind == elman::Loss::MSE) {
-      if (!(target.dtype().kind() == 'f' || is_integer(target)))
-        throw py::type_error("target has dtype " + py::str(target.dtype()).cast<std::string>() +
-                             "; expected real numbers for loss 'mse'");
-      values = CArray<S>::ensure(target);
-      expect_shape(*values, "target", {T, B, c.output_size},
-                   ("(" + std::to_string(T) + ", " + std::to_string(B) + ", " + std::to_string(c.output_size) +
-                    "), like y").c_str());
-      tgt.values = values->data();
-    } else {
-      if (!is_integer(target))
-        throw py::type_error("target has dtype " + py::str(target.dtype()).cast<std::string>() +
-                             "; expected integer class indices for loss 'cross_entropy'");
-      classes = Tokens::ensure(target);
-      expect_shape(*classes, "target", {T, B},
-                   ("(" + std::to_string(T) + ", " + std::to_string(B) + ") class indices").c_str());
-      tgt.classes = classes->data();
-    }
-    py::array_t<S> h_n({c.num_layers * c.directions(), B, c.hidden_size});
+    Targets t = targets(target, kind, in.batch);
+    py::array_t<S> h_n = new_state(in.batch);
     double value;
     {
       py::gil_scoped_release release;
       std::lock_guard<std::mutex> lock(mutex_);
-      value = model_.loss_and_grad(in.batch, tgt, kind, red, h_n.mutable_data());
+      value = model_.loss_and_grad(in.batch, t.target, kind, red, h_n.mutable_data());
     }
     return py::make_tuple(value, h_n);
+  }
+
+  py::tuple train_step(const py::array& x, const py::array& target, elman::Optimizer<S>& opt,
+                       const std::string& loss, const std::string& reduction, double clip_value, double clip_norm,
+                       const py::object& h0, const py::object& lengths) {
+    const elman::Loss kind = elman::parse_loss(loss);
+    const elman::Reduction red = elman::parse_reduction(reduction);
+    Inputs in = inputs(x, h0, lengths);
+    Targets t = targets(target, kind, in.batch);
+    py::array_t<S> h_n = new_state(in.batch);
+    double value;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      value = model_.train_step(in.batch, t.target, kind, red, {clip_value, clip_norm}, opt, h_n.mutable_data());
+    }
+    return py::make_tuple(value, h_n);
+  }
+
+  // One optimizer update of this model's parameters from a flat gradient array.
+  void step(elman::Optimizer<S>& opt, const py::array& grads) {
+    auto g = CArray<S>::ensure(grads);
+    if (!g || g.ndim() != 1 || g.shape(0) != model_.num_params())
+      throw py::value_error("grads must be a flat array of " + std::to_string(model_.num_params()) + " values");
+    if (opt.size() != model_.num_params())
+      throw py::value_error("the optimizer holds " + std::to_string(opt.size()) + " parameters; expected " +
+                            std::to_string(model_.num_params()));
+    py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(mutex_);
+    opt.step(model_.params(), g.data());
   }
 
  private:
@@ -227,7 +270,51 @@ void bind_model(py::module_& m, const char* name) {
                     [](M& self, const elman::Rng::State& s) { self.model().dropout_rng().set_state(s); })
       .def("forward", &M::forward, py::arg("x"), py::arg("h0") = py::none(), py::arg("lengths") = py::none())
       .def("loss_and_grad", &M::loss_and_grad, py::arg("x"), py::arg("target"), py::arg("loss"),
-           py::arg("reduction"), py::arg("h0") = py::none(), py::arg("lengths") = py::none());
+           py::arg("reduction"), py::arg("h0") = py::none(), py::arg("lengths") = py::none())
+      .def("train_step", &M::train_step, py::arg("x"), py::arg("target"), py::arg("opt"), py::arg("loss"),
+           py::arg("reduction"), py::arg("clip_value"), py::arg("clip_norm"), py::arg("h0") = py::none(),
+           py::arg("lengths") = py::none())
+      .def("step", &M::step, py::arg("opt"), py::arg("grads"));
+}
+
+elman::OptimizerKind parse_optimizer(const std::string& name) {
+  if (name == "sgd") return elman::OptimizerKind::SGD;
+  if (name == "adagrad") return elman::OptimizerKind::Adagrad;
+  if (name == "rmsprop") return elman::OptimizerKind::RMSprop;
+  if (name == "adam") return elman::OptimizerKind::Adam;
+  throw py::value_error("optimizer is '" + name + "'; expected 'sgd', 'adagrad', 'rmsprop' or 'adam'");
+}
+
+template <typename S>
+void bind_optimizer(py::module_& m, const char* name) {
+  using O = elman::Optimizer<S>;
+  auto view = [](py::object self, bool second) {
+    O& o = self.cast<O&>();
+    return py::array_t<S>({o.size()}, {sizeof(S)}, second ? o.second() : o.first(), self);
+  };
+  py::class_<O>(m, name)
+      .def(py::init([](const std::string& kind, Index size, double lr, double momentum, bool nesterov,
+                       double weight_decay, double eps, double alpha, double beta1, double beta2, bool decoupled) {
+             elman::OptimizerConfig c;
+             c.kind = parse_optimizer(kind);
+             c.lr = lr;
+             c.momentum = momentum;
+             c.nesterov = nesterov;
+             c.weight_decay = weight_decay;
+             c.eps = eps;
+             c.alpha = alpha;
+             c.beta1 = beta1;
+             c.beta2 = beta2;
+             c.decoupled = decoupled;
+             return new O(c, size);
+           }),
+           py::arg("kind"), py::arg("size"), py::arg("lr"), py::arg("momentum"), py::arg("nesterov"),
+           py::arg("weight_decay"), py::arg("eps"), py::arg("alpha"), py::arg("beta1"), py::arg("beta2"),
+           py::arg("decoupled"))
+      .def_property_readonly("first", [view](py::object self) { return view(self, false); })
+      .def_property_readonly("second", [view](py::object self) { return view(self, true); })
+      .def_property("steps", &O::steps, &O::set_steps)
+      .def_property("lr", [](const O& o) { return o.config().lr; }, &O::set_lr);
 }
 
 }  // namespace
@@ -235,6 +322,9 @@ void bind_model(py::module_& m, const char* name) {
 PYBIND11_MODULE(_core, m) {
   m.doc() = "elman's native core: the C++/Eigen Elman RNN";
   m.attr("__version__") = elman::version;
+  py::register_exception<elman::NonFiniteError>(m, "NonFiniteError", PyExc_FloatingPointError);
+  bind_optimizer<float>(m, "OptimizerF32");
+  bind_optimizer<double>(m, "OptimizerF64");
   bind_model<float>(m, "ModelF32");
   bind_model<double>(m, "ModelF64");
   m.def("clip_grad_value", [](const std::vector<py::array>& grads, double threshold) {

@@ -1,6 +1,7 @@
 """elman: exact, fast Elman recurrent networks with a C++/Eigen core."""
 
-from . import _core
+from . import _core, optim
+from ._core import NonFiniteError
 from .clip import clip_grad_norm, clip_grad_value
 from .model import RNN
 from .params import ParamDict
@@ -20,11 +21,13 @@ def get_num_threads() -> int:
 
 
 __all__ = [
+    "NonFiniteError",
     "RNN",
     "ParamDict",
     "clip_grad_norm",
     "clip_grad_value",
     "get_num_threads",
+    "optim",
     "set_num_threads",
     "__version__",
 ]

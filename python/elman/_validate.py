@@ -30,6 +30,12 @@ def real(name: str, value, minimum: float | None = None, below: float | None = N
     return value
 
 
+def flag(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} is {value!r} ({type(value).__name__}); expected True or False")
+    return bool(value)
+
+
 def choice(name: str, value, options: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in options:
         expected = ", ".join(repr(o) for o in options)

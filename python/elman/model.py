@@ -40,9 +40,9 @@ class RNN:
         self.output_size = check.integer("output_size", output_size, 1)
         self.num_layers = check.integer("num_layers", num_layers, 1)
         self.nonlinearity = check.choice("nonlinearity", nonlinearity, _NONLINEARITIES)
-        self.bidirectional = _flag("bidirectional", bidirectional)
+        self.bidirectional = check.flag("bidirectional", bidirectional)
         self.dropout = check.real("dropout", dropout, 0.0, 1.0)
-        self.batch_first = _flag("batch_first", batch_first)
+        self.batch_first = check.flag("batch_first", batch_first)
         self.init = check.choice("init", init, _INITS)
         try:
             self.dtype = np.dtype(dtype)
@@ -126,6 +126,29 @@ class RNN:
         target = batch.target(target, loss)
         value, h_n = self._core.loss_and_grad(batch.x, target, loss, reduction, batch.h0, batch.lengths)
         return value, self._grads, batch.state(h_n)
+
+    def train_step(self, x, target, opt, *, loss="mse", reduction="mean", clip_value=None, clip_norm=None,
+                   h0=None, lengths=None):  # fmt: skip
+        """loss_and_grad, clip by value, clip by norm and opt's update in one native call.
+
+        Returns the loss and h_n. A non-finite loss or gradient raises elman.NonFiniteError and leaves
+        the weights unchanged.
+        """
+        from .optim import Optimizer
+
+        if not isinstance(opt, Optimizer):
+            raise TypeError(f"opt is a {type(opt).__name__}; expected an elman.optim optimizer")
+        if opt.model is not self:
+            raise ValueError("opt was built for another model; expected an optimizer of this model")
+        check.choice("loss", loss, _LOSSES)
+        check.choice("reduction", reduction, _REDUCTIONS)
+        clip_value = -1.0 if clip_value is None else check.real("clip_value", clip_value, 0.0)
+        clip_norm = -1.0 if clip_norm is None else check.real("clip_norm", clip_norm, 0.0)
+        batch = self._batch(x, h0, lengths)
+        target = batch.target(target, loss)
+        value, h_n = self._core.train_step(batch.x, target, opt._core, loss, reduction, clip_value, clip_norm,
+                                           batch.h0, batch.lengths)  # fmt: skip
+        return value, batch.state(h_n)
 
     def _batch(self, x, h0, lengths) -> _Batch:
         return _Batch(self, x, h0, lengths)
@@ -218,8 +241,3 @@ class _Batch:
     def state(self, h_n: np.ndarray) -> np.ndarray:
         return h_n[:, 0] if self.unbatched else h_n
 
-
-def _flag(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} is {value!r} ({type(value).__name__}); expected True or False")
-    return bool(value)

@@ -1,12 +1,13 @@
 // Gradient clipping. A model's gradients are one flat buffer, so the usual call passes one span;
-// several spans are clipped as if they were one array.
+// several spans (any container of Span) are clipped as if they were one array.
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <stdexcept>
 #include <string>
-#include <vector>
+#include <type_traits>
 
 #include <Eigen/Core>
 
@@ -28,39 +29,47 @@ inline void check_threshold(const char* name, double value) {
 }
 
 // Each element into [-threshold, threshold] (min-char-rnn's np.clip rule).
-template <typename S>
-void clip_grad_value(const std::vector<Span<S>>& grads, double threshold) {
+template <typename Spans>
+void clip_grad_value(const Spans& grads, double threshold) {
   check_threshold("threshold", threshold);
-  const S t = static_cast<S>(threshold);
-  for (const Span<S>& g : grads) g.array() = g.array().max(-t).min(t);
+  for (const auto& g : grads) {
+    using S = std::remove_pointer_t<decltype(g.data)>;
+    const S t = static_cast<S>(threshold);
+    g.array() = g.array().max(-t).min(t);
+  }
 }
 
-template <typename S>
-double grad_norm(const std::vector<Span<S>>& grads) {
+template <typename Spans>
+double grad_norm(const Spans& grads) {
   double sum = 0.0;
-  for (const Span<S>& g : grads) sum += static_cast<double>(g.array().matrix().squaredNorm());
+  for (const auto& g : grads) sum += static_cast<double>(g.array().matrix().squaredNorm());
   return std::sqrt(sum);
 }
 
 // PyTorch's clip_grad_norm_: scale by min(1, max_norm / (total + 1e-6)); returns the total norm
 // measured before scaling.
-template <typename S>
-double clip_grad_norm(const std::vector<Span<S>>& grads, double max_norm) {
+template <typename Spans>
+double clip_grad_norm(const Spans& grads, double max_norm) {
   check_threshold("max_norm", max_norm);
   const double total = grad_norm(grads);
-  const S coef = static_cast<S>(std::min(1.0, max_norm / (total + 1e-6)));
-  for (const Span<S>& g : grads) g.array() *= coef;
+  const double coef = std::min(1.0, max_norm / (total + 1e-6));
+  for (const auto& g : grads) g.array() *= static_cast<std::remove_pointer_t<decltype(g.data)>>(coef);
   return total;
 }
 
 template <typename S>
+std::array<Span<S>, 1> one_span(S* data, Index n) {
+  return {Span<S>{data, n}};
+}
+
+template <typename S>
 void clip_grad_value(S* grads, Index n, double threshold) {
-  clip_grad_value(std::vector<Span<S>>{{grads, n}}, threshold);
+  clip_grad_value(one_span(grads, n), threshold);
 }
 
 template <typename S>
 double clip_grad_norm(S* grads, Index n, double max_norm) {
-  return clip_grad_norm(std::vector<Span<S>>{{grads, n}}, max_norm);
+  return clip_grad_norm(one_span(grads, n), max_norm);
 }
 
 }  // namespace elman

@@ -9,10 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "elman/clip.hpp"
 #include "elman/config.hpp"
 #include "elman/init.hpp"
 #include "elman/linear.hpp"
 #include "elman/loss.hpp"
+#include "elman/optim.hpp"
 #include "elman/random.hpp"
 #include "elman/rnn_layer.hpp"
 #include "elman/tensor.hpp"
@@ -33,6 +35,18 @@ template <typename S>
 struct Target {
   const S* values = nullptr;              // (T*B, O)
   const std::int64_t* classes = nullptr;  // (T*B) in [0, O), or ignore_index
+};
+
+// Clipping applied by train_step: by value first, then by global norm; a negative limit is off.
+struct Clip {
+  double value = -1.0;
+  double norm = -1.0;
+};
+
+// A loss or gradient that is not finite: train_step leaves the weights as they were.
+class NonFiniteError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 template <typename S>
@@ -87,6 +101,26 @@ class Model {
     std::fill(grads_.begin(), grads_.end(), S(0));
     backward_pass(batch);
     copy_state(batch, h_n);
+    return value;
+  }
+
+  // loss_and_grad, clipping and the optimizer's update in one call that allocates nothing once warm.
+  double train_step(const Batch<S>& batch, const Target<S>& target, Loss loss, Reduction reduction,
+                    const Clip& clip, Optimizer<S>& opt, S* h_n) {
+    if (opt.size() != num_params())
+      throw std::invalid_argument("the optimizer holds " + std::to_string(opt.size()) +
+                                  " parameters; expected this model's " + std::to_string(num_params()));
+    if (clip.value >= 0.0) check_threshold("clip_value", clip.value);
+    if (clip.norm >= 0.0) check_threshold("clip_norm", clip.norm);
+    const double value = loss_and_grad(batch, target, loss, reduction, h_n);
+    const auto grads = one_span(grads_.data(), num_params());
+    const double norm = grad_norm(grads);
+    if (!std::isfinite(value) || !std::isfinite(norm))
+      throw NonFiniteError("the loss (" + std::to_string(value) + ") or the gradient norm (" + std::to_string(norm) +
+                           ") is not finite; the weights were left unchanged");
+    if (clip.value >= 0.0) clip_grad_value(grads, clip.value);
+    if (clip.norm >= 0.0) clip_grad_norm(grads, clip.norm);
+    opt.step(params_.data(), grads_.data());
     return value;
   }
 

@@ -1,0 +1,187 @@
+"""Optimizers with PyTorch's update rules, run natively over the model's flat parameter buffer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from . import _core
+from . import _validate as check
+from .params import ParamDict
+
+_CORE = {np.dtype(np.float32): _core.OptimizerF32, np.dtype(np.float64): _core.OptimizerF64}
+
+
+class Optimizer:
+    """Base class: holds the native optimizer of one model and its state buffers."""
+
+    kind: str = ""
+    # Names of the native state buffers "first" and "second" in state_dict, or None where unused.
+    state_names: tuple[str | None, str | None] = (None, None)
+
+    def __init__(self, model, **hyperparameters):
+        from .model import RNN
+
+        if not isinstance(model, RNN):
+            raise TypeError(f"model is a {type(model).__name__}; expected an elman.RNN")
+        self.model = model
+        self.hyperparameters = {name: _CHECKS[name](name, value) for name, value in hyperparameters.items()}
+        h = {**_NATIVE_DEFAULTS, **self.hyperparameters}
+        self._core = _CORE[model.dtype](
+            self.kind, model.num_params, h["lr"], h["momentum"], h["nesterov"], h["weight_decay"], h["eps"],
+            h["alpha"], h["betas"][0], h["betas"][1], h["decoupled"],
+        )  # fmt: skip
+
+    @property
+    def lr(self) -> float:
+        return self._core.lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._core.lr = self.hyperparameters["lr"] = check.real("lr", value, 0.0)
+
+    @property
+    def steps(self) -> int:
+        return self._core.steps
+
+    def step(self, grads=None) -> None:
+        """Updates the model's parameters from grads (default: model.grads)."""
+        self.model._core.step(self._core, self._flat(self.model.grads if grads is None else grads))
+
+    def _flat(self, grads) -> np.ndarray:
+        params = self.model.params
+        if isinstance(grads, ParamDict) and grads.flat.size == params.flat.size:
+            return grads.flat
+        if not isinstance(grads, Mapping):
+            raise TypeError(f"grads is a {type(grads).__name__}; expected model.grads or a mapping of name to array")
+        if set(grads) != set(params):
+            raise ValueError(f"grads has names {sorted(grads)}; expected {sorted(params)}")
+        parts = []
+        for name, p in params.items():
+            g = np.asarray(grads[name])
+            if g.shape != p.shape:
+                raise ValueError(f"grads[{name!r}] has shape {check.shape_str(g.shape)}; expected {check.shape_str(p.shape)}")
+            parts.append(g.ravel())
+        return np.concatenate(parts).astype(self.model.dtype, copy=False)
+
+    def _buffers(self) -> dict[str, np.ndarray]:
+        first, second = self.state_names
+        out = {}
+        if first:
+            out[first] = self._core.first
+        if second:
+            out[second] = self._core.second
+        return out
+
+    def state_dict(self) -> dict:
+        """Hyperparameters, step count and state buffers (copies), for checkpoints."""
+        return {
+            "type": type(self).__name__,
+            "hyperparameters": dict(self.hyperparameters),
+            "step": self.steps,
+            "state": {name: buf.copy() for name, buf in self._buffers().items()},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restores a state_dict of the same optimizer type for a model of the same size."""
+        if not isinstance(state, Mapping) or "type" not in state:
+            raise TypeError("state is not an optimizer state_dict; expected the dict from state_dict()")
+        if state["type"] != type(self).__name__:
+            raise ValueError(f"state is from {state['type']}; expected {type(self).__name__}")
+        buffers = self._buffers()
+        saved = state.get("state", {})
+        if set(saved) != set(buffers):
+            raise ValueError(f"state holds buffers {sorted(saved)}; expected {sorted(buffers)}")
+        arrays = {}
+        for name, buf in buffers.items():
+            a = np.asarray(saved[name])
+            if a.shape != buf.shape:
+                raise ValueError(f"state buffer {name} has shape {check.shape_str(a.shape)}; expected {check.shape_str(buf.shape)}")
+            arrays[name] = a
+        step = check.integer("step", state.get("step"), 0)
+        lr = state.get("hyperparameters", {}).get("lr", self.lr)
+        self.lr = lr
+        for name, buf in buffers.items():
+            buf[...] = arrays[name]
+        self._core.steps = step
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())
+        return f"elman.optim.{type(self).__name__}({args})"
+
+
+class SGD(Optimizer):
+    """torch.optim.SGD: momentum, Nesterov momentum and L2 weight decay."""
+
+    kind = "sgd"
+    state_names = ("momentum_buffer", None)
+
+    def __init__(self, model, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(model, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+
+
+class Adagrad(Optimizer):
+    """torch.optim.Adagrad (no lr decay, zero initial accumulator)."""
+
+    kind = "adagrad"
+    state_names = (None, "sum")
+
+    def __init__(self, model, lr=0.01, eps=1e-10):
+        super().__init__(model, lr=lr, eps=eps)
+
+
+class RMSprop(Optimizer):
+    """torch.optim.RMSprop (not centered)."""
+
+    kind = "rmsprop"
+    state_names = ("momentum_buffer", "square_avg")
+
+    def __init__(self, model, lr=0.01, alpha=0.99, eps=1e-8, momentum=0.0):
+        super().__init__(model, lr=lr, alpha=alpha, eps=eps, momentum=momentum)
+
+
+class Adam(Optimizer):
+    """torch.optim.Adam; decoupled=True is AdamW's weight decay."""
+
+    kind = "adam"
+    state_names = ("exp_avg", "exp_avg_sq")
+
+    def __init__(self, model, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):
+        super().__init__(model, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, decoupled=decoupled)
+
+
+def AdamW(model, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+    """torch.optim.AdamW: Adam with decoupled weight decay."""
+    return Adam(model, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, decoupled=True)
+
+
+def _betas(name, value) -> tuple[float, float]:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{name} is {value!r}; expected a pair of numbers")
+    return (check.real(f"{name}[0]", value[0], 0.0, 1.0), check.real(f"{name}[1]", value[1], 0.0, 1.0))
+
+
+def _unit(name, value) -> float:
+    value = check.real(name, value, 0.0)
+    if value > 1.0:
+        raise ValueError(f"{name} is {value}; expected a number in [0, 1]")
+    return value
+
+
+def _non_negative(name, value) -> float:
+    return check.real(name, value, 0.0)
+
+
+_CHECKS = {
+    "lr": _non_negative,
+    "momentum": _non_negative,
+    "nesterov": check.flag,
+    "weight_decay": _non_negative,
+    "eps": _non_negative,
+    "alpha": _unit,
+    "betas": _betas,
+    "decoupled": check.flag,
+}
+_NATIVE_DEFAULTS = {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0, "eps": 1e-8, "alpha": 0.99,
+                    "betas": (0.9, 0.999), "decoupled": False}  # fmt: skip
