@@ -171,6 +171,22 @@ class PyModel {
     return py::make_tuple(value, h_n);
   }
 
+  py::tuple loss(const py::array& x, const py::array& target, const std::string& loss, const std::string& reduction,
+                 const py::object& h0, const py::object& lengths) {
+    const elman::Loss kind = elman::parse_loss(loss);
+    const elman::Reduction red = elman::parse_reduction(reduction);
+    Inputs in = inputs(x, h0, lengths);
+    Targets t = targets(target, kind, in.batch);
+    py::array_t<S> h_n = new_state(in.batch);
+    double value;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      value = model_.loss(in.batch, t.target, kind, red, h_n.mutable_data());
+    }
+    return py::make_tuple(value, h_n);
+  }
+
   py::tuple train_step(const py::array& x, const py::array& target, elman::Optimizer<S>& opt,
                        const std::string& loss, const std::string& reduction, double clip_value, double clip_norm,
                        const py::object& h0, const py::object& lengths) {
@@ -271,6 +287,8 @@ void bind_model(py::module_& m, const char* name) {
       .def("forward", &M::forward, py::arg("x"), py::arg("h0") = py::none(), py::arg("lengths") = py::none())
       .def("loss_and_grad", &M::loss_and_grad, py::arg("x"), py::arg("target"), py::arg("loss"),
            py::arg("reduction"), py::arg("h0") = py::none(), py::arg("lengths") = py::none())
+      .def("loss", &M::loss, py::arg("x"), py::arg("target"), py::arg("loss"), py::arg("reduction"),
+           py::arg("h0") = py::none(), py::arg("lengths") = py::none())
       .def("train_step", &M::train_step, py::arg("x"), py::arg("target"), py::arg("opt"), py::arg("loss"),
            py::arg("reduction"), py::arg("clip_value"), py::arg("clip_norm"), py::arg("h0") = py::none(),
            py::arg("lengths") = py::none())

@@ -1,10 +1,12 @@
 """elman: exact, fast Elman recurrent networks with a C++/Eigen core."""
 
-from . import _core, optim
+from . import _core, data, optim
 from ._core import NonFiniteError
 from .clip import clip_grad_norm, clip_grad_value
+from .files import load_model as load
 from .model import RNN
 from .params import ParamDict
+from .train import Cosine, StepDecay, Trainer, Warmup
 
 __version__ = _core.__version__
 
@@ -21,11 +23,17 @@ def get_num_threads() -> int:
 
 
 __all__ = [
+    "Cosine",
     "NonFiniteError",
     "RNN",
+    "StepDecay",
+    "Trainer",
+    "Warmup",
     "ParamDict",
     "clip_grad_norm",
     "clip_grad_value",
+    "data",
+    "load",
     "get_num_threads",
     "optim",
     "set_num_threads",

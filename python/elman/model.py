@@ -6,7 +6,7 @@ import secrets
 
 import numpy as np
 
-from . import _core
+from . import _core, files
 from . import _validate as check
 from .params import ParamDict
 
@@ -61,6 +61,7 @@ class RNN:
         tensors = self._core.tensors
         self._params = ParamDict(self._core.params, tensors)
         self._grads = ParamDict(self._core.grads, tensors)
+        self.metadata: dict[str, str] = {}  # the user's metadata of the file this model was loaded from
 
     @property
     def config(self) -> dict:
@@ -126,6 +127,22 @@ class RNN:
         target = batch.target(target, loss)
         value, h_n = self._core.loss_and_grad(batch.x, target, loss, reduction, batch.h0, batch.lengths)
         return value, self._grads, batch.state(h_n)
+
+    def loss(self, x, target, *, loss="mse", reduction="mean", h0=None, lengths=None):
+        """The loss of a forward pass (no dropout, no gradients) and h_n: for validation."""
+        check.choice("loss", loss, _LOSSES)
+        check.choice("reduction", reduction, _REDUCTIONS)
+        batch = self._batch(x, h0, lengths)
+        target = batch.target(target, loss)
+        value, h_n = self._core.loss(batch.x, target, loss, reduction, batch.h0, batch.lengths)
+        return value, batch.state(h_n)
+
+    def save(self, path, metadata=None) -> None:
+        """One safetensors file: the parameters, the config and format, and metadata (str -> str).
+
+        Written to a temporary file in the same folder, fsynced, then renamed over path.
+        """
+        files.save_model(self, path, metadata)
 
     def train_step(self, x, target, opt, *, loss="mse", reduction="mean", clip_value=None, clip_norm=None,
                    h0=None, lengths=None):  # fmt: skip

@@ -104,6 +104,23 @@ class Model {
     return value;
   }
 
+  // The loss of a forward pass without dropout, and h_n (if not null); no gradients.
+  double loss(const Batch<S>& batch, const Target<S>& target, Loss loss, Reduction reduction, S* h_n) {
+    check(batch);
+    check(batch, target, loss);
+    const Steps& s = batch.steps;
+    reserve(s, true);
+    forward_pass(batch, false, ws_.y.data());
+    auto y = mat(ws_.y.data(), s.rows(), config_.output_size);
+    double value;
+    if (loss == Loss::MSE)
+      value = mse_forward(y, cmat(target.values, s.rows(), config_.output_size), s, reduction);
+    else
+      value = cross_entropy_forward(y, target.classes, s, reduction, mat(ws_.dy.data(), s.rows(), config_.output_size));
+    copy_state(batch, h_n);
+    return value;
+  }
+
   // loss_and_grad, clipping and the optimizer's update in one call that allocates nothing once warm.
   double train_step(const Batch<S>& batch, const Target<S>& target, Loss loss, Reduction reduction,
                     const Clip& clip, Optimizer<S>& opt, S* h_n) {

@@ -1,0 +1,285 @@
+"""Model and checkpoint files: safetensors, written atomically.
+
+A model file holds each parameter under its name (in the model's dtype) and, in the header's metadata,
+"elman.config" (the JSON of RNN.config), "elman.format" and the user's own str -> str entries. A
+checkpoint file holds any named arrays and one JSON state under "elman.checkpoint". Keys starting
+with "elman." are ours; everything else in the metadata belongs to the user.
+
+Writes go to a temporary file ".<name>.<random hex>.tmp" in the target's folder, which is fsynced and
+then renamed over the target, so a reader (or a crash) sees the old file or the new one, never a mix.
+A killed process can leave such a temporary file behind; it never matches the target's name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import secrets
+from collections.abc import Mapping
+
+import numpy as np
+import safetensors.numpy
+from safetensors import SafetensorError, safe_open
+
+from ._validate import shape_str
+
+FORMAT = 1
+FORMAT_KEY = "elman.format"
+CONFIG_KEY = "elman.config"
+CHECKPOINT_KEY = "elman.checkpoint"
+_RESERVED = "elman."
+
+# safetensors' names for the dtypes a model can have
+_MODEL_DTYPES = {"float32": "F32", "float64": "F64"}
+_CHECKPOINT_DTYPES = tuple(
+    np.dtype(t) for t in (np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
+                          np.int64, np.uint64, np.float16, np.float32, np.float64)
+)  # fmt: skip
+
+
+def atomic_write(path, data) -> None:
+    """Replaces the file at `path` with `data` (bytes) so that no reader ever sees a partial file.
+
+    The bytes go to a temporary file in the same folder, are flushed and fsynced, and the file is
+    renamed onto `path`; the folder is then fsynced so the rename itself survives a power cut. On any
+    failure the temporary file is removed and the old file, if any, is left as it was. A symlink at
+    `path` is followed: its target is replaced, as `open(path, "wb")` would write it.
+    """
+    path = _path(path)
+    try:
+        data = memoryview(data)
+    except TypeError:
+        raise TypeError(f"data is a {type(data).__name__}; expected bytes") from None
+    target = os.path.realpath(path)
+    folder, name = os.path.split(target)
+    temp, fd = _create_temp(folder, name)
+    try:
+        with open(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    _fsync_folder(folder)
+
+
+def save_model(model, path, metadata: Mapping[str, str] | None = None) -> None:
+    """Writes `model` (an elman.RNN) to one safetensors file; `metadata` is the user's str -> str dict."""
+    header = _user_metadata(metadata)
+    tensors = {name: np.asarray(value, order="C") for name, value in model.params.items()}
+    for name, value in tensors.items():
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"{name} holds non-finite values; a model file must hold finite weights")
+    header[CONFIG_KEY] = json.dumps(model.config)
+    header[FORMAT_KEY] = str(FORMAT)
+    atomic_write(path, safetensors.numpy.save(tensors, metadata=header))
+
+
+def load_model(path):
+    """Reads a file written by save_model: an elman.RNN with its weights, and the user's metadata as
+    the attribute `metadata`."""
+    from .model import RNN  # model.py imports this module to offer RNN.save
+
+    path = _path(path)
+    with _open(path) as f:
+        header = _elman_metadata(f, path)
+        if CONFIG_KEY not in header:
+            if CHECKPOINT_KEY in header:
+                raise ValueError(f"{path} is an elman checkpoint, not a model file; read it with load_checkpoint")
+            raise ValueError(f"{path} has no {CONFIG_KEY!r} in its metadata; expected an elman model file")
+        config = _config(header[CONFIG_KEY], path)
+        try:
+            model = RNN(**config)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: {CONFIG_KEY} does not describe a model ({e})") from None
+        expected = {name: view.shape for name, view in model.params.items()}
+        _check_names(path, list(f.keys()), list(expected))
+        code = _MODEL_DTYPES[model.dtype.name]
+        for name, shape in expected.items():
+            stored = f.get_slice(name)
+            if stored.get_dtype() != code:
+                raise ValueError(
+                    f"{path}: tensor {name} has dtype {stored.get_dtype()}; expected {code} ({model.dtype.name}, "
+                    f"the dtype in {CONFIG_KEY})"
+                )
+            if tuple(stored.get_shape()) != shape:
+                raise ValueError(
+                    f"{path}: tensor {name} has shape {shape_str(stored.get_shape())}; expected {shape_str(shape)}"
+                )
+        for name in expected:
+            value = _tensor(f, name, path)
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"{path}: tensor {name} holds non-finite values; expected finite weights")
+            model.params[name] = value
+    model.metadata = {k: v for k, v in header.items() if not k.startswith(_RESERVED)}
+    return model
+
+
+def read_metadata(path) -> dict[str, str]:
+    """The whole metadata of a safetensors file (elman's keys and the user's), without its tensors."""
+    path = _path(path)
+    with _open(path) as f:
+        return dict(f.metadata() or {})
+
+
+def save_checkpoint(path, tensors: Mapping[str, np.ndarray], state: dict) -> None:
+    """Writes named arrays and a JSON-serializable `state` dict to one safetensors file, atomically.
+
+    `state` goes through json: tuples come back as lists and dict keys as strings; floats (including
+    inf and nan, which Python's json writes as Infinity and NaN) and integers of any size come back exact.
+    """
+    if not isinstance(tensors, Mapping):
+        raise TypeError(f"tensors is a {type(tensors).__name__}; expected a dict of name -> numpy array")
+    arrays = {}
+    for name, value in tensors.items():
+        if not isinstance(name, str) or not name or name == "__metadata__":
+            raise ValueError(f"tensor name {name!r} is not allowed; expected a non-empty str other than '__metadata__'")
+        array = np.asarray(value, order="C")
+        if array.dtype.newbyteorder("=") not in _CHECKPOINT_DTYPES:
+            expected = ", ".join(d.name for d in _CHECKPOINT_DTYPES)
+            raise TypeError(f"tensor {name} has dtype {array.dtype}; expected one of {expected}")
+        arrays[name] = array
+    if not isinstance(state, dict):
+        raise TypeError(f"state is a {type(state).__name__}; expected a dict")
+    try:
+        text = json.dumps(state)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"state cannot be written as JSON ({e}); expected a dict of JSON values") from None
+    header = {CHECKPOINT_KEY: text, FORMAT_KEY: str(FORMAT)}
+    atomic_write(path, safetensors.numpy.save(arrays, metadata=header))
+
+
+def load_checkpoint(path) -> tuple[dict[str, np.ndarray], dict]:
+    """Reads a file written by save_checkpoint: (tensors, state), the arrays being fresh writable copies."""
+    path = _path(path)
+    with _open(path) as f:
+        header = _elman_metadata(f, path)
+        if CHECKPOINT_KEY not in header:
+            if CONFIG_KEY in header:
+                raise ValueError(f"{path} is an elman model file, not a checkpoint; read it with load_model")
+            raise ValueError(f"{path} has no {CHECKPOINT_KEY!r} in its metadata; expected an elman checkpoint")
+        try:
+            state = json.loads(header[CHECKPOINT_KEY])
+        except ValueError as e:
+            raise ValueError(f"{path}: {CHECKPOINT_KEY} is not valid JSON ({e})") from None
+        if not isinstance(state, dict):
+            raise ValueError(f"{path}: {CHECKPOINT_KEY} holds a {type(state).__name__}; expected a JSON object")
+        tensors = {name: _tensor(f, name, path) for name in f.keys()}
+    return tensors, state
+
+
+def _path(path) -> str:
+    try:
+        return os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise TypeError(f"path is {path!r} ({type(path).__name__}); expected a str or os.PathLike") from None
+
+
+def _create_temp(folder: str, name: str) -> tuple[str, int]:
+    """A new file next to the target, named so it is never taken for it. Mode 0o666 lets the umask
+    decide the permissions, as for any new file (mkstemp would force 0o600)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        temp = os.path.join(folder, f".{name}.{secrets.token_hex(8)}.tmp")
+        try:
+            return temp, os.open(temp, flags, 0o666)
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "could not create a unique temporary file", os.path.join(folder, name))
+
+
+def _fsync_folder(folder: str) -> None:
+    if os.name == "nt":  # Windows cannot open a folder as a file; its renames are journaled with the file
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _open(path: str):
+    """safe_open with errors that name the file. The file is mapped once, so everything read inside
+    one `with` comes from one version of it even if it is replaced meanwhile."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "Is a folder; expected a safetensors file", path)
+    try:
+        f = safe_open(path, framework="numpy")
+    except FileNotFoundError:
+        raise FileNotFoundError(errno.ENOENT, "No such file", path) from None
+    except SafetensorError as e:
+        raise ValueError(f"{path} is not a readable safetensors file ({e}); it may be truncated or corrupted") from None
+    with f:
+        yield f
+
+
+def _elman_metadata(f, path: str) -> dict[str, str]:
+    """The metadata of an elman file, after checking it is one and of a format this version reads."""
+    header = dict(f.metadata() or {})
+    if FORMAT_KEY not in header:
+        raise ValueError(
+            f"{path} is a safetensors file but not an elman file: its metadata has no {FORMAT_KEY!r} "
+            f"(keys: {', '.join(map(repr, header)) or 'none'}); expected {CONFIG_KEY!r} and {FORMAT_KEY!r}"
+        )
+    text = header[FORMAT_KEY]
+    version = int(text) if text.isascii() and text.isdigit() else None
+    if version is None or version < 1:
+        raise ValueError(f"{path}: {FORMAT_KEY} is {text!r}; expected a positive integer")
+    if version > FORMAT:
+        raise ValueError(
+            f"{path} was written by format {version}; this elman reads format {FORMAT}. Upgrade elman to read it"
+        )
+    return header
+
+
+def _config(text: str, path: str) -> dict:
+    try:
+        config = json.loads(text)
+    except ValueError as e:
+        raise ValueError(f"{path}: {CONFIG_KEY} is not valid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: {CONFIG_KEY} holds a {type(config).__name__}; expected a JSON object")
+    return config
+
+
+def _check_names(path: str, found: list[str], expected: list[str]) -> None:
+    missing = [n for n in expected if n not in found]
+    extra = sorted(n for n in found if n not in expected)
+    if missing:
+        raise ValueError(
+            f"{path} lacks tensor(s) {', '.join(missing)}; expected {', '.join(expected)} for its {CONFIG_KEY}"
+        )
+    if extra:
+        raise ValueError(
+            f"{path} has unexpected tensor(s) {', '.join(extra)}; expected {', '.join(expected)} for its {CONFIG_KEY}"
+        )
+
+
+def _tensor(f, name: str, path: str) -> np.ndarray:
+    try:
+        return f.get_tensor(name)
+    except (SafetensorError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: tensor {name} cannot be read as a numpy array ({e})") from None
+
+
+def _user_metadata(metadata) -> dict[str, str]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"metadata is a {type(metadata).__name__}; expected a dict of str -> str")
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            raise TypeError(f"metadata key {key!r} is a {type(key).__name__}; expected a str")
+        if not isinstance(value, str):
+            raise TypeError(
+                f"metadata[{key!r}] is {value!r} ({type(value).__name__}); expected a str (json.dumps it first)"
+            )
+        if key.startswith(_RESERVED):
+            raise ValueError(f"metadata key {key!r} starts with {_RESERVED!r}, which elman reserves for itself")
+    return dict(metadata)
