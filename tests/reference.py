@@ -58,7 +58,7 @@ class Reference:
         y = inp @ self.p["W_hy"].T + self.p["b_y"]
         return y, np.array(h_n), (inputs, outputs, inp)
 
-    def _sequence_backward(self, dy, h0, cache, grads):
+    def _sequence_backward(self, dy, h0, cache, grads, dh_out=None):
         inputs, outputs, top = cache
         n = dy.shape[0]
         grads["W_hy"] += dy.T @ top
@@ -76,7 +76,10 @@ class Reference:
                 for i in range(n - 1, -1, -1):
                     t = order[i]
                     h_prev = Hs[order[i - 1]] if i > 0 else h0[l * self.D + d]
-                    da = (d_inp[t, d * self.H : (d + 1) * self.H] + dh_next) * _act_grad(Hs[t], self.f)
+                    dh = d_inp[t, d * self.H : (d + 1) * self.H] + dh_next  # dL/dh_t
+                    if dh_out is not None:
+                        dh_out[l * self.D + d, t] = dh
+                    da = dh * _act_grad(Hs[t], self.f)
                     grads["W_xh" + s] += np.outer(da, X[t])
                     grads["W_hh" + s] += np.outer(da, h_prev)
                     grads["b_h" + s] += da
@@ -108,7 +111,8 @@ class Reference:
             y[:n, b], h_n[:, b], _ = self._sequence_forward(seqs[b][:n], h0[:, b])
         return y, h_n
 
-    def loss_and_grad(self, x, target, loss="mse", reduction="mean", h0=None, lengths=None):
+    def loss_and_grad(self, x, target, loss="mse", reduction="mean", h0=None, lengths=None, dh=None):
+        """dh, if given, is an (L*D, T, B, H) array that receives dL/dh_t of every state."""
         T, B, seqs, h0, lengths = self._inputs(x, h0, lengths)
         target = np.asarray(target)
         caches, ys, count = [], [], 0
@@ -148,5 +152,5 @@ class Reference:
                     total += -logp[c] * scale
                     dy[t] = np.exp(logp) * scale
                     dy[t, c] -= scale
-            self._sequence_backward(dy, h0[:, b], caches[b], grads)
+            self._sequence_backward(dy, h0[:, b], caches[b], grads, None if dh is None else dh[:, :, b])
         return total, grads

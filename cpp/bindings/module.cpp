@@ -155,19 +155,26 @@ class PyModel {
     return py::array_t<S>({c.num_layers * c.directions(), batch.steps.batch, c.hidden_size});
   }
 
+  // (loss, h_n), and with flow=True also ||dL/dh_t|| as an (L*D, T) array.
   py::tuple loss_and_grad(const py::array& x, const py::array& target, const std::string& loss,
-                          const std::string& reduction, const py::object& h0, const py::object& lengths) {
+                          const std::string& reduction, const py::object& h0, const py::object& lengths,
+                          bool flow) {
     const elman::Loss kind = elman::parse_loss(loss);
     const elman::Reduction red = elman::parse_reduction(reduction);
     Inputs in = inputs(x, h0, lengths);
     Targets t = targets(target, kind, in.batch);
     py::array_t<S> h_n = new_state(in.batch);
+    const elman::Config& c = model_.config();
+    py::array_t<S> norms(flow ? std::vector<Index>{c.num_layers * c.directions(), in.batch.steps.steps}
+                              : std::vector<Index>{0});
     double value;
     {
       py::gil_scoped_release release;
       std::lock_guard<std::mutex> lock(mutex_);
-      value = model_.loss_and_grad(in.batch, t.target, kind, red, h_n.mutable_data());
+      value = model_.loss_and_grad(in.batch, t.target, kind, red, h_n.mutable_data(),
+                                   flow ? norms.mutable_data() : nullptr);
     }
+    if (flow) return py::make_tuple(value, h_n, norms);
     return py::make_tuple(value, h_n);
   }
 
@@ -286,7 +293,8 @@ void bind_model(py::module_& m, const char* name) {
                     [](M& self, const elman::Rng::State& s) { self.model().dropout_rng().set_state(s); })
       .def("forward", &M::forward, py::arg("x"), py::arg("h0") = py::none(), py::arg("lengths") = py::none())
       .def("loss_and_grad", &M::loss_and_grad, py::arg("x"), py::arg("target"), py::arg("loss"),
-           py::arg("reduction"), py::arg("h0") = py::none(), py::arg("lengths") = py::none())
+           py::arg("reduction"), py::arg("h0") = py::none(), py::arg("lengths") = py::none(),
+           py::arg("flow") = false)
       .def("loss", &M::loss, py::arg("x"), py::arg("target"), py::arg("loss"), py::arg("reduction"),
            py::arg("h0") = py::none(), py::arg("lengths") = py::none())
       .def("train_step", &M::train_step, py::arg("x"), py::arg("target"), py::arg("opt"), py::arg("loss"),
@@ -339,6 +347,9 @@ void bind_optimizer(py::module_& m, const char* name) {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "elman's native core: the C++/Eigen Elman RNN";
+  // One thread unless asked: Eigen's OpenMP split of the small per-sequence products costs more in
+  // wake-ups than it saves (min-char-rnn's step: 1.1 ms with two threads, 0.15 ms with one).
+  Eigen::setNbThreads(1);
   m.attr("__version__") = elman::version;
   py::register_exception<elman::NonFiniteError>(m, "NonFiniteError", PyExc_FloatingPointError);
   bind_optimizer<float>(m, "OptimizerF32");

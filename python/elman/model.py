@@ -6,7 +6,7 @@ import secrets
 
 import numpy as np
 
-from . import _core, files
+from . import _core, diagnostics, files
 from . import _validate as check
 from .params import ParamDict
 
@@ -127,6 +127,18 @@ class RNN:
         target = batch.target(target, loss)
         value, h_n = self._core.loss_and_grad(batch.x, target, loss, reduction, batch.h0, batch.lengths)
         return value, self._grads, batch.state(h_n)
+
+    def gradient_flow(self, x, target, *, loss="mse", reduction="mean", h0=None, lengths=None):
+        """||dL/dh_t|| for every step and layer, and the spectral radius of each W_hh (a GradientFlow).
+
+        Runs loss_and_grad, so m.grads afterwards hold this batch's gradients.
+        """
+        check.choice("loss", loss, _LOSSES)
+        check.choice("reduction", reduction, _REDUCTIONS)
+        batch = self._batch(x, h0, lengths)
+        target = batch.target(target, loss)
+        value, _, norms = self._core.loss_and_grad(batch.x, target, loss, reduction, batch.h0, batch.lengths, True)
+        return diagnostics.gradient_flow(self, value, norms)
 
     def loss(self, x, target, *, loss="mse", reduction="mean", h0=None, lengths=None):
         """The loss of a forward pass (no dropout, no gradients) and h_n: for validation."""

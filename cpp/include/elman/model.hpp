@@ -80,8 +80,9 @@ class Model {
   }
 
   // The loss, its gradient in grads() (overwritten), and h_n (if not null). h0 is a constant.
+  // flow (L*D, T), if not null, receives ||dL/dh_t|| of every layer and direction at every step.
   double loss_and_grad(const Batch<S>& batch, const Target<S>& target, Loss loss, Reduction reduction,
-                       S* h_n) {
+                       S* h_n, S* flow = nullptr) {
     check(batch);
     check(batch, target, loss);
     const Steps& s = batch.steps;
@@ -99,7 +100,7 @@ class Model {
       cross_entropy_backward(target.classes, s, reduction, dy);
     }
     std::fill(grads_.begin(), grads_.end(), S(0));
-    backward_pass(batch);
+    backward_pass(batch, flow);
     copy_state(batch, h_n);
     return value;
   }
@@ -252,7 +253,7 @@ class Model {
   }
 
   // From dL/dy in ws_.dy to every gradient.
-  void backward_pass(const Batch<S>& batch) {
+  void backward_pass(const Batch<S>& batch, S* flow) {
     const Steps& s = batch.steps;
     const Index H = config_.hidden_size, width = config_.layer_width(), rows = s.rows();
     const Index L = config_.num_layers;
@@ -269,7 +270,8 @@ class Model {
         rnn_backward(in, weights(l, d), config_.nonlinearity, s, d == 1,
                      mat(hidden(l, s) + d * H, rows, H, width), h0(batch, l, d),
                      mat(dh + d * H, rows, H, width), mat(ws_.dstate.data(), s.batch, H),
-                     layer_grads(l, d), l > 0 ? &dx_map : nullptr);
+                     layer_grads(l, d), l > 0 ? &dx_map : nullptr,
+                     flow ? flow + (l * config_.directions() + d) * s.steps : nullptr);
       }
       if (l > 0 && uses_dropout(true))
         dx_map.array() *= mat(ws_.mask.data() + (l - 1) * rows * width, rows, width).array();

@@ -79,20 +79,22 @@ void rnn_forward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity 
 
 // da holds dL/dH (T*B, H) on entry and dL/dA on exit; out is rnn_forward's output; h0 is (B, H) or
 // null for zeros; dstate is (B, H) scratch. Adds into the gradients, and into dx (T*B, I) if given.
+// flow (T), if given, receives ||dL/dh_t|| over the batch: the total gradient reaching each state.
 template <typename S>
 void rnn_backward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity f, const Steps& s,
                   bool reverse, const MatMap<S>& out, const S* h0, MatMap<S> da, MatMap<S> dstate,
-                  LayerGrads<S> g, MatMap<S>* dx) {
+                  LayerGrads<S> g, MatMap<S>* dx, S* flow = nullptr) {
   const Index B = s.batch, T = s.steps;
   dstate.setZero();
   for (Index i = 0; i < T; ++i) {
     const Index t = reverse ? i : T - 1 - i;  // the forward pass's order, backwards
     auto d = da.middleRows(t * B, B);
     d += dstate;
-    activate_backward(d, out.middleRows(t * B, B), f);
     if (s.lengths)
       for (Index b = 0; b < B; ++b)
         if (!s.valid(t, b)) d.row(b).setZero();
+    if (flow) flow[t] = d.norm();
+    activate_backward(d, out.middleRows(t * B, B), f);
     if (i + 1 < T) dstate.noalias() = d * w.W_hh;
   }
 
