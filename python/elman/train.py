@@ -82,11 +82,14 @@ class Trainer:
     callbacks: callables (trainer, record) run after every logged record; trainer.stop() ends training.
     progress: a tqdm bar with the loss and steps/s; None shows it only when stderr is a terminal.
     log_every: steps between history records.
+    gradient_flow: at each validation, also record the gradient flow of the last training batch
+        ("grad_flow": ||dL/dh_t|| per layer and step, "grad_ratio" and "spectral_radius", see
+        RNN.gradient_flow) and keep its one-line summary in `flow_summary`.
     """
 
     def __init__(self, model: RNN, optimizer: Optimizer, *, loss="mse", reduction="mean", clip_value=None,
                  clip_norm=None, schedule=None, val_every=None, patience=None, min_delta=0.0, callbacks=(),
-                 progress=None, log_every=10):  # fmt: skip
+                 progress=None, log_every=10, gradient_flow=True):  # fmt: skip
         if not isinstance(model, RNN):
             raise TypeError(f"model is a {type(model).__name__}; expected an elman.RNN")
         if not isinstance(optimizer, Optimizer) or optimizer.model is not model:
@@ -106,6 +109,8 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.progress = progress
         self.log_every = check.integer("log_every", log_every, 1)
+        self.gradient_flow = check.flag("gradient_flow", gradient_flow)
+        self.flow_summary = ""
 
         self.step = 0
         self.history: list[dict] = []
@@ -121,11 +126,11 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ training
 
-    def fit(self, train, steps: int, val=None, *, checkpoint=None, checkpoint_every=None) -> list[dict]:
+    def fit(self, train, steps: int, val=None, *, checkpoint=None, checkpoint_every=None, extra=None) -> list[dict]:
         """Trains until `steps` steps in all have been taken (a resumed trainer continues its count).
 
         val: validation data (anything `evaluate` takes). checkpoint: a path written every
-        checkpoint_every steps and at the end. Returns the history. A non-finite loss or gradient
+        checkpoint_every steps and at the end, with `extra` (see save_checkpoint). Returns the history. A non-finite loss or gradient
         raises NonFiniteError, with the weights of the last good step kept.
         """
         steps = check.integer("steps", steps, 1)
@@ -139,7 +144,8 @@ class Trainer:
         window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
         try:
             while self.step < steps and not self._stop:
-                loss = self._train_one(next(train))
+                batch, h0 = next(train), self.state
+                loss = self._train_one(batch)
                 self.step += 1
                 window_loss += loss
                 window_steps += 1
@@ -155,6 +161,8 @@ class Trainer:
                     }
                     if validate:
                         record["val_loss"] = self.evaluate(val)
+                        if self.gradient_flow:
+                            record.update(self._flow(batch, h0))
                         self._early_stopping(record["val_loss"])
                     self.history.append(record)
                     bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "val_loss")})
@@ -162,13 +170,13 @@ class Trainer:
                         callback(self, record)
                     window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
                 if checkpoint_every and self.step % checkpoint_every == 0:
-                    self.save_checkpoint(checkpoint, train)
+                    self.save_checkpoint(checkpoint, train, extra)
         finally:
             bar.close()
         if self._stop and self._best_params is not None:
             self.model.params.flat[:] = self._best_params
         if checkpoint is not None:
-            self.save_checkpoint(checkpoint, train)
+            self.save_checkpoint(checkpoint, train, extra)
         return self.history
 
     def _train_one(self, batch) -> float:
@@ -176,7 +184,7 @@ class Trainer:
             self.optimizer.lr = self.schedule(self.step, self.base_lr)
         stream = hasattr(batch, "reset")
         h0 = None if not stream or batch.reset else self.state
-        target = batch.target if hasattr(batch, "target") else batch.y
+        target = _target(batch)
         try:
             loss, h_n = self.model.train_step(
                 batch.x, target, self.optimizer, loss=self.loss, reduction=self.reduction,
@@ -186,6 +194,17 @@ class Trainer:
             raise NonFiniteError(f"step {self.step + 1}: {e}") from None
         self.state = h_n if stream else None
         return loss
+
+    def _flow(self, batch, h0) -> dict:
+        h0 = None if not hasattr(batch, "reset") or batch.reset else h0
+        flow = self.model.gradient_flow(batch.x, _target(batch), loss=self.loss, reduction=self.reduction, h0=h0,
+                                        lengths=getattr(batch, "lengths", None))  # fmt: skip
+        self.flow_summary = flow.summary()
+        return {
+            "grad_flow": flow.norms.tolist(),
+            "grad_ratio": float(flow.ratio()[0]),
+            "spectral_radius": float(flow.spectral_radius.max()),
+        }
 
     def _early_stopping(self, val_loss: float) -> None:
         if val_loss < self.best_val - self.min_delta:
@@ -204,7 +223,7 @@ class Trainer:
         batches = data.one_pass() if hasattr(data, "one_pass") else data
         total, count, state = 0.0, 0, None
         for batch in batches:
-            target = batch.target if hasattr(batch, "target") else batch.y
+            target = _target(batch)
             lengths = getattr(batch, "lengths", None)
             h0 = state if hasattr(batch, "reset") and not batch.reset else None
             value, state = self.model.loss(batch.x, target, loss=self.loss, reduction="sum", h0=h0, lengths=lengths)
@@ -217,12 +236,14 @@ class Trainer:
     # ------------------------------------------------------------------------------------ history
 
     def history_csv(self, path) -> None:
-        """The history as CSV, one row per record (empty cells where a record lacks a column)."""
-        columns = list(dict.fromkeys(k for record in self.history for k in record))
+        """The history's numbers as CSV, one row per record (empty cells where a record lacks a
+        column); the per-step gradient flow goes to JSON only."""
+        rows = [{k: v for k, v in record.items() if not isinstance(v, list)} for record in self.history]
+        columns = list(dict.fromkeys(k for row in rows for k in row))
         with open(path, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns)
             writer.writeheader()
-            writer.writerows(self.history)
+            writer.writerows(rows)
 
     def history_json(self, path) -> None:
         with open(path, "w") as f:
@@ -230,10 +251,11 @@ class Trainer:
 
     # --------------------------------------------------------------------------------- checkpoints
 
-    def save_checkpoint(self, path, data=None) -> None:
+    def save_checkpoint(self, path, data=None, extra=None) -> None:
         """Everything a resumed run needs to continue bit for bit: the model, the optimizer's state,
         the trainer's counters and history, the dropout generator, the carried state and, when `data`
-        has state_dict(), its position. Written atomically."""
+        has state_dict(), its position; `extra` is any JSON-serializable dict of the caller's (such as
+        a command line's settings). Written atomically."""
         opt = self.optimizer.state_dict()
         tensors = {f"model/{k}": v for k, v in self.model.params.items()}
         tensors.update({f"optim/{k}": v for k, v in opt.pop("state").items()})
@@ -249,12 +271,13 @@ class Trainer:
                         "base_lr": self.base_lr, "history": self.history},  # fmt: skip
             "rng": [str(w) for w in self.model.get_rng_state()],
             "data": data.state_dict() if hasattr(data, "state_dict") else None,
+            "extra": extra,
         }
         files.save_checkpoint(path, tensors, state)
 
-    def load_checkpoint(self, path, data=None) -> None:
+    def load_checkpoint(self, path, data=None):
         """Restores what save_checkpoint wrote into this trainer's model and optimizer (built with the
-        same configuration) and into `data`."""
+        same configuration) and into `data`; returns the checkpoint's `extra`."""
         tensors, state = files.load_checkpoint(path)
         if state.get("format") != _FORMAT:
             raise ValueError(f"{path} holds trainer format {state.get('format')!r}; expected {_FORMAT}")
@@ -276,6 +299,16 @@ class Trainer:
             if data is None or not hasattr(data, "load_state_dict"):
                 raise ValueError(f"{path} holds a data position; expected the data source to restore it into")
             data.load_state_dict(state["data"])
+        return state.get("extra")
+
+    @staticmethod
+    def checkpoint_extra(path):
+        """The `extra` dict of a checkpoint, without restoring anything (to rebuild what it needs)."""
+        return files.load_checkpoint(path)[1].get("extra")
+
+
+def _target(batch):
+    return batch.target if hasattr(batch, "target") else batch.y
 
 
 def _counted(target: np.ndarray, lengths, loss: str) -> int:

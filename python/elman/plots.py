@@ -1,0 +1,78 @@
+"""Training plots as PNG files (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from . import files
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_training(history: list[dict], path, title: str = "") -> None:
+    """Training and validation loss over steps and, when the history holds gradient flow, a heatmap
+    of log10 ||dL/dh_t|| of the bottom layer at each validation (rows) and step t (columns)."""
+    plt = _pyplot()
+    flows = [(r["step"], np.asarray(r["grad_flow"])[0]) for r in history if "grad_flow" in r]
+    fig, axes = plt.subplots(2 if flows else 1, 1, figsize=(8, 7 if flows else 4), squeeze=False)
+    ax = axes[0, 0]
+    train = [(r["step"], r["loss"]) for r in history if "loss" in r]
+    val = [(r["step"], r["val_loss"]) for r in history if "val_loss" in r]
+    if train:
+        ax.plot(*zip(*train), label="training", lw=1)
+    if val:
+        ax.plot(*zip(*val), "o-", label="validation", lw=1.5, ms=3)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title or "loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if flows:
+        ax = axes[1, 0]
+        steps = [s for s, _ in flows]
+        width = max(len(f) for _, f in flows)
+        grid = np.full((len(flows), width), np.nan)
+        for i, (_, f) in enumerate(flows):
+            grid[i, : len(f)] = np.log10(np.maximum(f, 1e-30))
+        image = ax.imshow(grid, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest",
+                          extent=(-0.5, width - 0.5, 0, len(flows)))  # fmt: skip
+        ax.set_yticks(np.arange(len(flows)) + 0.5, [str(s) for s in steps])
+        if len(flows) > 12:
+            ax.set_yticks(ax.get_yticks()[:: len(flows) // 12 + 1])
+        ax.set_xlabel("time step t of the last training batch")
+        ax.set_ylabel("training step")
+        ax.set_title("gradient flow: log10 ||dL/dh_t||, bottom layer")
+        fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    files.atomic_write(path, buffer.getvalue())
+
+
+def plot_forecast(actual: np.ndarray, forecast: np.ndarray, persistence: np.ndarray, path, title: str = "") -> None:
+    """One-step-ahead forecasts against the actual series and the persistence baseline."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 4))
+    t = np.arange(len(actual))
+    ax.plot(t, actual, label="actual", lw=1.5, color="black")
+    ax.plot(t, forecast, label="elman", lw=1)
+    ax.plot(t, persistence, label="persistence", lw=1, ls="--", alpha=0.7)
+    ax.set_xlabel("test step")
+    ax.set_title(title or "one-step-ahead forecast")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    files.atomic_write(path, buffer.getvalue())
