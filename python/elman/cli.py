@@ -121,7 +121,8 @@ def cmd_train(args) -> int:
         plot_training(trainer.history, args.plot, title=f"elman on {Path(source).name}")
         print(f"wrote {args.plot}")
     print("sample:")
-    print(generate(model, vocab, prime="\n", length=400, temperature=0.8, top_k=None, seed=args.seed))
+    prime = "The " if set("The ") <= set(vocab.chars) else text[:1]
+    print(prime + generate(model, vocab, prime=prime, length=400, temperature=0.8, top_k=None, seed=args.seed))
     return 0
 
 
