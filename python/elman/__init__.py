@@ -4,6 +4,7 @@ from . import _core, data, optim
 from ._core import NonFiniteError
 from .clip import clip_grad_norm, clip_grad_value
 from .files import load_model as load
+from .interop import export_onnx
 from .model import RNN
 from .params import ParamDict
 from .train import Cosine, StepDecay, Trainer, Warmup
@@ -33,6 +34,7 @@ __all__ = [
     "clip_grad_norm",
     "clip_grad_value",
     "data",
+    "export_onnx",
     "load",
     "get_num_threads",
     "optim",

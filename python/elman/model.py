@@ -6,7 +6,7 @@ import secrets
 
 import numpy as np
 
-from . import _core, diagnostics, files
+from . import _core, diagnostics, files, interop
 from . import _validate as check
 from .params import ParamDict
 
@@ -155,6 +155,15 @@ class RNN:
         Written to a temporary file in the same folder, fsynced, then renamed over path.
         """
         files.save_model(self, path, metadata)
+
+    def to_torch(self) -> dict[str, np.ndarray]:
+        """The weights as a PyTorch state dict of numpy arrays (see elman.interop.to_torch)."""
+        return interop.to_torch(self)
+
+    @staticmethod
+    def from_torch(state_dict, *, nonlinearity="tanh", batch_first=False, dtype=None) -> RNN:
+        """An RNN holding a PyTorch state dict's weights (see elman.interop.from_torch)."""
+        return interop.from_torch(state_dict, nonlinearity=nonlinearity, batch_first=batch_first, dtype=dtype)
 
     def train_step(self, x, target, opt, *, loss="mse", reduction="mean", clip_value=None, clip_norm=None,
                    h0=None, lengths=None):  # fmt: skip
