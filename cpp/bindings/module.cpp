@@ -347,9 +347,6 @@ void bind_optimizer(py::module_& m, const char* name) {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "elman's native core: the C++/Eigen Elman RNN";
-  // One thread unless asked: Eigen's OpenMP split of the small per-sequence products costs more in
-  // wake-ups than it saves (min-char-rnn's step: 1.1 ms with two threads, 0.15 ms with one).
-  Eigen::setNbThreads(1);
   m.attr("__version__") = elman::version;
   py::register_exception<elman::NonFiniteError>(m, "NonFiniteError", PyExc_FloatingPointError);
   bind_optimizer<float>(m, "OptimizerF32");
@@ -369,9 +366,6 @@ PYBIND11_MODULE(_core, m) {
       return elman::clip_grad_norm(s, max_norm);
     });
   }, py::arg("grads"), py::arg("max_norm"), "Scales all arrays by min(1, max_norm / (norm + 1e-6)), in place; returns the norm.");
-  m.def("set_num_threads", [](int n) {
-    if (n < 1) throw py::value_error("n is " + std::to_string(n) + "; expected a positive integer");
-    Eigen::setNbThreads(n);
-  }, py::arg("n"));
-  m.def("get_num_threads", [] { return Eigen::nbThreads(); });
+  m.def("set_num_threads", &elman::set_num_threads, py::arg("n"));
+  m.def("get_num_threads", &elman::get_num_threads);
 }

@@ -7,6 +7,8 @@
 #include "elman/linear.hpp"
 #include "elman/loss.hpp"
 #include "elman/model.hpp"
+#include "elman/optim.hpp"
+#include "elman/parallel.hpp"
 #include "elman/random.hpp"
 #include "elman/rnn_layer.hpp"
 #include "elman/tensor.hpp"

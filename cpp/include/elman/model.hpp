@@ -58,6 +58,7 @@ class Model {
         params_(layout_.total),
         grads_(layout_.total, S(0)),
         dropout_rng_(config_.seed ^ 0xd1b54a32d192ed03ULL) {
+    Eigen::setNbThreads(1);  // elman parallelizes its own loops (parallel.hpp)
     Rng rng(config_.seed);
     init_params(config_, layout_, params_.data(), rng);
   }

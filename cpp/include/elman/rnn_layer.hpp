@@ -4,6 +4,7 @@
 // gradient are single products over all T*B rows (DESIGN.md, "only the recurrence is sequential").
 #pragma once
 
+#include "elman/parallel.hpp"
 #include "elman/tensor.hpp"
 
 namespace elman {
@@ -49,32 +50,41 @@ void activate_backward(Block&& d, const Out& h, Nonlinearity f) {
 template <typename S>
 void rnn_forward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity f, const Steps& s,
                  bool reverse, MatMap<S> out, MatMap<S> state) {
-  const Index B = s.batch, T = s.steps;
-  if (x.tokens) {
-    for (Index r = 0; r < s.rows(); ++r) {
-      out.row(r) = w.b_h;
-      if (s.valid_row(r)) out.row(r) += w.W_xh.col(x.tokens[r]).transpose();
+  const Index B = s.batch, T = s.steps, H = w.W_hh.rows(), I = w.W_xh.cols();
+  // 1. The input projection of every step at once.
+  parallel_for(s.rows(), double(s.rows()) * H * (x.tokens ? 1 : I), [&](Index r0, Index r1) {
+    auto o = out.middleRows(r0, r1 - r0);
+    if (x.tokens) {
+      for (Index r = r0; r < r1; ++r) {
+        o.row(r - r0) = w.b_h;
+        if (s.valid_row(r)) o.row(r - r0) += w.W_xh.col(x.tokens[r]).transpose();
+      }
+    } else {
+      o.noalias() = cmat(x.dense + r0 * x.ld, r1 - r0, I, x.ld) * w.W_xh.transpose();
+      o.rowwise() += w.b_h;
     }
-  } else {
-    out.noalias() = cmat(x.dense, s.rows(), w.W_xh.cols(), x.ld) * w.W_xh.transpose();
-    out.rowwise() += w.b_h;
-  }
-  for (Index i = 0; i < T; ++i) {
-    const Index t = reverse ? T - 1 - i : i;
-    auto a = out.middleRows(t * B, B);  // (B, H)
-    a.noalias() += state * w.W_hh.transpose();
-    activate(a, f);
-    if (!s.lengths) {
-      state = a;
-      continue;
+  });
+  // 2. The recurrence: each thread runs every step for its own sequences b0..b1.
+  parallel_for(B, double(s.rows()) * H * H, [&](Index b0, Index b1) {
+    const Index n = b1 - b0;
+    auto st = state.middleRows(b0, n);
+    for (Index i = 0; i < T; ++i) {
+      const Index t = reverse ? T - 1 - i : i;
+      auto a = out.middleRows(t * B + b0, n);  // (n, H)
+      a.noalias() += st * w.W_hh.transpose();
+      activate(a, f);
+      if (!s.lengths) {
+        st = a;
+        continue;
+      }
+      for (Index b = b0; b < b1; ++b) {
+        if (s.valid(t, b))
+          state.row(b) = a.row(b - b0);
+        else
+          a.row(b - b0).setZero();
+      }
     }
-    for (Index b = 0; b < B; ++b) {
-      if (s.valid(t, b))
-        state.row(b) = a.row(b);
-      else
-        a.row(b).setZero();
-    }
-  }
+  }, 4);
 }
 
 // da holds dL/dH (T*B, H) on entry and dL/dA on exit; out is rnn_forward's output; h0 is (B, H) or
@@ -84,37 +94,27 @@ template <typename S>
 void rnn_backward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity f, const Steps& s,
                   bool reverse, const MatMap<S>& out, const S* h0, MatMap<S> da, MatMap<S> dstate,
                   LayerGrads<S> g, MatMap<S>* dx, S* flow = nullptr) {
-  const Index B = s.batch, T = s.steps;
-  dstate.setZero();
-  for (Index i = 0; i < T; ++i) {
-    const Index t = reverse ? i : T - 1 - i;  // the forward pass's order, backwards
-    auto d = da.middleRows(t * B, B);
-    d += dstate;
-    if (s.lengths)
-      for (Index b = 0; b < B; ++b)
-        if (!s.valid(t, b)) d.row(b).setZero();
-    if (flow) flow[t] = d.norm();
-    activate_backward(d, out.middleRows(t * B, B), f);
-    if (i + 1 < T) dstate.noalias() = d * w.W_hh;
-  }
+  const Index B = s.batch, T = s.steps, H = w.W_hh.rows(), I = w.W_xh.cols();
+  // 1. Back through time, each thread for its own sequences (one thread when measuring the flow,
+  //    which sums over the whole batch at every step).
+  parallel_for(B, flow ? 0.0 : double(s.rows()) * H * H, [&](Index b0, Index b1) {
+    const Index n = b1 - b0;
+    auto ds = dstate.middleRows(b0, n);
+    ds.setZero();
+    for (Index i = 0; i < T; ++i) {
+      const Index t = reverse ? i : T - 1 - i;  // the forward pass's order, backwards
+      auto d = da.middleRows(t * B + b0, n);
+      d += ds;
+      if (s.lengths)
+        for (Index b = b0; b < b1; ++b)
+          if (!s.valid(t, b)) d.row(b - b0).setZero();
+      if (flow) flow[t] = d.norm();
+      activate_backward(d, out.middleRows(t * B + b0, n), f);
+      if (i + 1 < T) ds.noalias() = d * w.W_hh;
+    }
+  }, 4);
 
-  if (x.tokens) {
-    for (Index r = 0; r < s.rows(); ++r)
-      if (s.valid_row(r)) g.W_xh.col(x.tokens[r]) += da.row(r).transpose();
-  } else {
-    g.W_xh.noalias() += da.transpose() * cmat(x.dense, s.rows(), w.W_xh.cols(), x.ld);
-  }
-  g.b_h += da.colwise().sum();
-
-  // Step t's previous state is the output of step t-1 (t+1 in reverse); a padded neighbour's output
-  // is 0, and the first step of each sequence takes h0 instead.
-  const Index shifted = (T - 1) * B;
-  if (shifted > 0) {
-    if (reverse)
-      g.W_hh.noalias() += da.topRows(shifted).transpose() * out.bottomRows(shifted);
-    else
-      g.W_hh.noalias() += da.bottomRows(shifted).transpose() * out.topRows(shifted);
-  }
+  // 2. The first step of each sequence takes h0 as its previous state: gather its dA rows.
   if (h0) {
     for (Index b = 0; b < B; ++b) {
       const Index first = reverse ? s.length(b) - 1 : 0;
@@ -123,10 +123,36 @@ void rnn_backward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity
       else
         dstate.row(b).setZero();
     }
-    g.W_hh.noalias() += dstate.transpose() * cmat(h0, B, w.W_hh.cols());
   }
 
-  if (dx) dx->noalias() += da * w.W_xh;
+  // 3. Weight gradients over all steps at once, each thread for its own rows k0..k1 of the weights.
+  //    Step t's previous state is the output of step t-1 (t+1 in reverse); a padded neighbour's
+  //    output is 0.
+  const Index shifted = (T - 1) * B;
+  parallel_for(H, double(s.rows()) * H * (H + (x.tokens ? 1 : I)), [&](Index k0, Index k1) {
+    const Index n = k1 - k0;
+    auto dak = da.middleCols(k0, n);
+    if (x.tokens) {
+      for (Index r = 0; r < s.rows(); ++r)
+        if (s.valid_row(r)) g.W_xh.col(x.tokens[r]).segment(k0, n) += dak.row(r).transpose();
+    } else {
+      g.W_xh.middleRows(k0, n).noalias() += dak.transpose() * cmat(x.dense, s.rows(), I, x.ld);
+    }
+    g.b_h.segment(k0, n) += dak.colwise().sum();
+    if (shifted > 0) {
+      if (reverse)
+        g.W_hh.middleRows(k0, n).noalias() += dak.topRows(shifted).transpose() * out.bottomRows(shifted);
+      else
+        g.W_hh.middleRows(k0, n).noalias() += dak.bottomRows(shifted).transpose() * out.topRows(shifted);
+    }
+    if (h0) g.W_hh.middleRows(k0, n).noalias() += dstate.middleCols(k0, n).transpose() * cmat(h0, B, H);
+  });
+
+  // 4. The gradient for the layer below, each thread for its own rows.
+  if (dx)
+    parallel_for(s.rows(), double(s.rows()) * H * I, [&](Index r0, Index r1) {
+      dx->middleRows(r0, r1 - r0).noalias() += da.middleRows(r0, r1 - r0) * w.W_xh;
+    });
 }
 
 }  // namespace elman

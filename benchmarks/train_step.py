@@ -1,0 +1,212 @@
+"""One full training step — forward, linear head, MSE, BPTT, clip by value 5, SGD — in elman, PyTorch
+(nn.RNN + nn.Linear + torch.optim.SGD) and JAX (jit of the gradient of a lax.scan loss plus the update),
+each in its own process, in one run.
+
+    python benchmarks/train_step.py                       # all sizes, float32
+    python benchmarks/train_step.py --sizes tiny,small --dtype float64 --threads 1
+
+Prints ms/step (median), GFLOP/s (6·T·B·(I·H + H·H + H·O) per step), the growth of peak memory
+during the steps, and best-peer-time / elman-time; the machine's sgemm rate (1024 x 1024 float32,
+torch.matmul where torch is installed, else numpy) is the ceiling. Peers that are not installed
+are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+SIZES = {  # I, H, O, B, T
+    "tiny": (8, 32, 8, 1, 100),
+    "small": (64, 128, 64, 16, 50),
+    "medium": (128, 256, 128, 32, 100),
+    "large": (512, 1024, 512, 64, 50),
+}
+FRAMEWORKS = ("elman", "torch", "jax")
+
+
+def flops(I, H, O, B, T):
+    return 6 * T * B * (I * H + H * H + H * O)
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(step, seconds: float) -> list[float]:
+    """Per-step times: warm up, then repeat for about `seconds` (at least 5 steps)."""
+    for _ in range(3):
+        step()
+    times = []
+    start = time.perf_counter()
+    while len(times) < 5 or time.perf_counter() - start < seconds:
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def data(size, dtype):
+    import numpy as np
+
+    I, H, O, B, T = SIZES[size]
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(T, B, I)).astype(dtype), rng.normal(size=(T, B, O)).astype(dtype)
+
+
+def worker_elman(size, dtype, threads, seconds):
+    import elman
+
+    I, H, O, B, T = SIZES[size]
+    elman.set_num_threads(threads)
+    x, target = data(size, dtype)
+    base = peak_mb()
+    m = elman.RNN(I, H, O, dtype=dtype, seed=0)
+    opt = elman.optim.SGD(m, lr=0.01)
+    times = timed(lambda: m.train_step(x, target, opt, clip_value=5.0), seconds)
+    return times, peak_mb() - base
+
+
+def worker_torch(size, dtype, threads, seconds):
+    import torch
+
+    I, H, O, B, T = SIZES[size]
+    torch.set_num_threads(threads)
+    tdtype = getattr(torch, dtype)
+    x, target = (torch.from_numpy(a) for a in data(size, dtype))
+    base = peak_mb()
+    rnn, head = torch.nn.RNN(I, H, dtype=tdtype), torch.nn.Linear(H, O, dtype=tdtype)
+    params = list(rnn.parameters()) + list(head.parameters())
+    opt = torch.optim.SGD(params, lr=0.01)
+
+    def step():
+        opt.zero_grad()
+        out, _ = rnn(x)
+        loss = torch.nn.functional.mse_loss(head(out), target)
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(params, 5.0)
+        opt.step()
+
+    times = timed(step, seconds)
+    return times, peak_mb() - base
+
+
+def worker_jax(size, dtype, threads, seconds):
+    os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} " \
+                              f"intra_op_parallelism_threads={threads}"  # fmt: skip
+    import jax
+    import jax.numpy as jnp
+
+    if dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    I, H, O, B, T = SIZES[size]
+    x, target = (jnp.asarray(a) for a in data(size, dtype))
+    base = peak_mb()
+    key = jax.random.split(jax.random.PRNGKey(0), 5)
+    k = 1 / H**0.5
+    params = {
+        "W_xh": jax.random.uniform(key[0], (H, I), dtype, -k, k),
+        "W_hh": jax.random.uniform(key[1], (H, H), dtype, -k, k),
+        "b_h": jax.random.uniform(key[2], (H,), dtype, -k, k),
+        "W_hy": jax.random.uniform(key[3], (O, H), dtype, -k, k),
+        "b_y": jax.random.uniform(key[4], (O,), dtype, -k, k),
+    }
+
+    def loss(p, x, target):
+        def cell(h, x_t):
+            h = jnp.tanh(x_t @ p["W_xh"].T + h @ p["W_hh"].T + p["b_h"])
+            return h, h
+
+        _, hs = jax.lax.scan(cell, jnp.zeros((B, H), dtype), x)
+        return jnp.mean((hs @ p["W_hy"].T + p["b_y"] - target) ** 2)
+
+    @jax.jit
+    def step(p, x, target):
+        g = jax.grad(loss)(p, x, target)
+        return jax.tree_util.tree_map(lambda w, d: w - 0.01 * jnp.clip(d, -5.0, 5.0), p, g)
+
+    state = {"p": params}
+
+    def run():
+        state["p"] = step(state["p"], x, target)
+        jax.block_until_ready(state["p"])
+
+    times = timed(run, seconds)
+    return times, peak_mb() - base
+
+
+def sgemm_gflops() -> tuple[float, str]:
+    n = 1024
+    try:
+        import torch
+
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        times = timed(lambda: torch.matmul(a, b), 1.0)
+        name = f"torch.matmul ({torch.get_num_threads()} threads)"
+    except ImportError:
+        import numpy as np
+
+        a, b = np.random.rand(n, n).astype(np.float32), np.random.rand(n, n).astype(np.float32)
+        times = timed(lambda: a @ b, 1.0)
+        name = "numpy matmul"
+    return 2 * n**3 / statistics.median(times) / 1e9, name
+
+
+def run_worker(framework, size, dtype, threads, seconds):
+    cmd = [sys.executable, __file__, "--worker", framework, "--sizes", size, "--dtype", dtype,
+           "--threads", str(threads), "--seconds", str(seconds)]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["failed"])[-1]
+        return None, last
+    return json.loads(out.stdout.strip().splitlines()[-1]), ""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default=",".join(SIZES))
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per framework and size")
+    parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
+    parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        fn = {"elman": worker_elman, "torch": worker_torch, "jax": worker_jax}[args.worker]
+        times, mem = fn(args.sizes, args.dtype, args.threads, args.seconds)
+        print(json.dumps({"ms": 1000 * statistics.median(times), "steps": len(times), "mb": mem}))
+        return 0
+
+    rate, how = sgemm_gflops() if args.dtype == "float32" else (float("nan"), "")
+    print(f"{args.dtype}, {args.threads} threads; sgemm ceiling {rate:.0f} GFLOP/s ({how})")
+    header = f"{'size':7s} {'framework':9s} {'ms/step':>9s} {'GFLOP/s':>8s} {'peak MB':>8s}"
+    print(header)
+    for size in args.sizes.split(","):
+        gflop = flops(*SIZES[size]) / 1e9
+        results = {}
+        for fw in args.frameworks.split(","):
+            result, error = run_worker(fw, size, args.dtype, args.threads, args.seconds)
+            if result is None:
+                print(f"{size:7s} {fw:9s} skipped ({error})")
+                continue
+            results[fw] = result
+            print(f"{size:7s} {fw:9s} {result['ms']:9.2f} {gflop / result['ms'] * 1000:8.1f} {result['mb']:8.0f}", flush=True)
+        peers = [r["ms"] for fw, r in results.items() if fw != "elman"]
+        if "elman" in results and peers:
+            ratio = min(peers) / results["elman"]["ms"]
+            extra = ""
+            if size == "large" and rate == rate:
+                extra = f", {100 * gflop / results['elman']['ms'] * 1000 / rate:.0f}% of sgemm"
+            print(f"{size:7s} best peer / elman = {ratio:.2f}x{extra}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
