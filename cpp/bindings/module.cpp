@@ -155,60 +155,51 @@ class PyModel {
     return py::array_t<S>({c.num_layers * c.directions(), batch.steps.batch, c.hidden_size});
   }
 
+  // Converts and checks the arguments every loss-computing call shares, then runs
+  // call(batch, target, loss, reduction, h_n) without the GIL and with the model's lock held.
+  template <typename Call>
+  py::tuple with_loss(const py::array& x, const py::array& target, const std::string& loss,
+                      const std::string& reduction, const py::object& h0, const py::object& lengths, Call call) {
+    const elman::Loss kind = elman::parse_loss(loss);
+    const elman::Reduction red = elman::parse_reduction(reduction);
+    Inputs in = inputs(x, h0, lengths);
+    Targets t = targets(target, kind, in.batch);
+    py::array_t<S> h_n = new_state(in.batch);
+    double value;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      value = call(in.batch, t.target, kind, red, h_n.mutable_data());
+    }
+    return py::make_tuple(value, h_n);
+  }
+
   // (loss, h_n), and with flow=True also ||dL/dh_t|| as an (L*D, T) array.
   py::tuple loss_and_grad(const py::array& x, const py::array& target, const std::string& loss,
                           const std::string& reduction, const py::object& h0, const py::object& lengths,
                           bool flow) {
-    const elman::Loss kind = elman::parse_loss(loss);
-    const elman::Reduction red = elman::parse_reduction(reduction);
-    Inputs in = inputs(x, h0, lengths);
-    Targets t = targets(target, kind, in.batch);
-    py::array_t<S> h_n = new_state(in.batch);
     const elman::Config& c = model_.config();
-    py::array_t<S> norms(flow ? std::vector<Index>{c.num_layers * c.directions(), in.batch.steps.steps}
-                              : std::vector<Index>{0});
-    double value;
-    {
-      py::gil_scoped_release release;
-      std::lock_guard<std::mutex> lock(mutex_);
-      value = model_.loss_and_grad(in.batch, t.target, kind, red, h_n.mutable_data(),
-                                   flow ? norms.mutable_data() : nullptr);
-    }
-    if (flow) return py::make_tuple(value, h_n, norms);
-    return py::make_tuple(value, h_n);
+    const Index steps = x.ndim() > 0 ? x.shape(0) : 0;
+    py::array_t<S> norms(flow ? std::vector<Index>{c.num_layers * c.directions(), steps} : std::vector<Index>{0});
+    S* norms_data = flow ? norms.mutable_data() : nullptr;
+    py::tuple out = with_loss(x, target, loss, reduction, h0, lengths, [&](auto&&... args) {
+      return model_.loss_and_grad(args..., norms_data);
+    });
+    if (flow) return py::make_tuple(out[0], out[1], norms);
+    return out;
   }
 
   py::tuple loss(const py::array& x, const py::array& target, const std::string& loss, const std::string& reduction,
                  const py::object& h0, const py::object& lengths) {
-    const elman::Loss kind = elman::parse_loss(loss);
-    const elman::Reduction red = elman::parse_reduction(reduction);
-    Inputs in = inputs(x, h0, lengths);
-    Targets t = targets(target, kind, in.batch);
-    py::array_t<S> h_n = new_state(in.batch);
-    double value;
-    {
-      py::gil_scoped_release release;
-      std::lock_guard<std::mutex> lock(mutex_);
-      value = model_.loss(in.batch, t.target, kind, red, h_n.mutable_data());
-    }
-    return py::make_tuple(value, h_n);
+    return with_loss(x, target, loss, reduction, h0, lengths, [&](auto&&... args) { return model_.loss(args...); });
   }
 
   py::tuple train_step(const py::array& x, const py::array& target, elman::Optimizer<S>& opt,
                        const std::string& loss, const std::string& reduction, double clip_value, double clip_norm,
                        const py::object& h0, const py::object& lengths) {
-    const elman::Loss kind = elman::parse_loss(loss);
-    const elman::Reduction red = elman::parse_reduction(reduction);
-    Inputs in = inputs(x, h0, lengths);
-    Targets t = targets(target, kind, in.batch);
-    py::array_t<S> h_n = new_state(in.batch);
-    double value;
-    {
-      py::gil_scoped_release release;
-      std::lock_guard<std::mutex> lock(mutex_);
-      value = model_.train_step(in.batch, t.target, kind, red, {clip_value, clip_norm}, opt, h_n.mutable_data());
-    }
-    return py::make_tuple(value, h_n);
+    return with_loss(x, target, loss, reduction, h0, lengths, [&](auto& batch, auto& tgt, auto kind, auto red, S* h_n) {
+      return model_.train_step(batch, tgt, kind, red, {clip_value, clip_norm}, opt, h_n);
+    });
   }
 
   // One optimizer update of this model's parameters from a flat gradient array.

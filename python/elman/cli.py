@@ -248,51 +248,26 @@ def cmd_plot(args) -> int:
 # ------------------------------------------------------------------------------------------ parser
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
-    return value
+def _number(parse, kind: str, ok, expected: str):
+    """An argparse type: `parse` the text, then check it with `ok`."""
+
+    def convert(text: str):
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{text} is not {expected}")
+        return value
+
+    return convert
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"{text} is not a positive finite number")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = _positive_float(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a fraction in (0, 1)")
-    return value
-
-
-def _unit_interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not in [0, 1)")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return value
+_positive_int = _number(int, "an integer", lambda v: v >= 1, "a positive integer")
+_seed = _number(int, "an integer", lambda v: v >= 0, "a non-negative integer")
+_positive_float = _number(float, "a number", lambda v: v > 0 and math.isfinite(v), "a positive finite number")
+_fraction = _number(float, "a number", lambda v: 0 < v < 1, "a fraction in (0, 1)")
+_unit_interval = _number(float, "a number", lambda v: 0 <= v < 1, "in [0, 1)")
 
 
 def parser() -> argparse.ArgumentParser:
