@@ -3,6 +3,7 @@ what was expected."""
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -18,10 +19,11 @@ def integer(name: str, value, minimum: int | None = None) -> int:
 
 
 def real(name: str, value, minimum: float | None = None, below: float | None = None) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} is {value!r} ({type(value).__name__}); expected a real number")
-    value = float(value)
-    if not np.isfinite(value):
+    if type(value) is not float:  # the common case skips the abstract-class checks (train_step's hot path)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} is {value!r} ({type(value).__name__}); expected a real number")
+        value = float(value)
+    if not math.isfinite(value):
         raise ValueError(f"{name} is {value}; expected a finite number")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} is {value}; expected a number >= {minimum}")

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _core, diagnostics, files, interop
 from . import _validate as check
+from .optim import Optimizer
 from .params import ParamDict
 
 _NONLINEARITIES = ("tanh", "relu")
@@ -172,8 +173,6 @@ class RNN:
         Returns the loss and h_n. A non-finite loss or gradient raises elman.NonFiniteError and leaves
         the weights unchanged.
         """
-        from .optim import Optimizer
-
         if not isinstance(opt, Optimizer):
             raise TypeError(f"opt is a {type(opt).__name__}; expected an elman.optim optimizer")
         if opt.model is not self:
@@ -264,7 +263,8 @@ class _Batch:
             if target.dtype.kind not in "biuf":
                 raise TypeError(f"target has dtype {target.dtype}; expected real numbers for loss 'mse'")
             expected_tm = (self.steps, m.output_size) if self.unbatched else (self.steps, self.batch, m.output_size)
-        expected = expected_tm if self.unbatched else self._user(np.empty(expected_tm, dtype=np.bool_)).shape
+        swap = self.model.batch_first and not self.unbatched
+        expected = (expected_tm[1], expected_tm[0], *expected_tm[2:]) if swap else expected_tm
         if target.shape != expected:
             raise ValueError(f"target has shape {check.shape_str(target.shape)}; expected {check.shape_str(expected)}")
         if self.unbatched:
