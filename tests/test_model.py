@@ -192,3 +192,12 @@ def test_threads_sharing_one_model_do_not_corrupt_it(rng):
 
 def test_version():
     assert elman.__version__ == "0.1.0"
+
+
+@pytest.mark.parametrize("layers,bidirectional", [(1, False), (3, True)])
+def test_param_shapes_from_config_match_the_model(layers, bidirectional):
+    from elman.params import param_shapes
+
+    m = elman.RNN(5, 7, 3, num_layers=layers, bidirectional=bidirectional)
+    assert param_shapes(m.config) == {k: v.shape for k, v in m.params.items()}
+    assert list(param_shapes(m.config)) == list(m.params)

@@ -37,6 +37,18 @@ void expect_shape(const py::array& a, const char* name, std::vector<Index> shape
     throw py::value_error(std::string(name) + " has shape " + shape_str(a) + "; expected " + expected);
 }
 
+// The array as a C-contiguous array of T, converted if needed; TypeError if it cannot be.
+template <typename T>
+CArray<T> convert(const py::handle& value, const char* name) {
+  auto a = CArray<T>::ensure(value);
+  if (!a) {
+    PyErr_Clear();
+    throw py::type_error(std::string(name) + " could not be converted to an array of " +
+                         py::str(py::dtype::of<T>()).cast<std::string>());
+  }
+  return a;
+}
+
 bool is_integer(const py::array& a) {
   const char kind = a.dtype().kind();
   return kind == 'i' || kind == 'u';
@@ -70,7 +82,7 @@ class PyModel {
     Inputs in;
     Index T, B;
     if (is_integer(x)) {
-      in.tokens = Tokens::ensure(x);
+      in.tokens = convert<std::int64_t>(x, "x");
       expect_shape(*in.tokens, "x", {-1, -1}, "(T, B) integer tokens");
       in.batch.tokens = in.tokens->data();
       T = x.shape(0), B = x.shape(1);
@@ -79,7 +91,7 @@ class PyModel {
       if (kind != 'f' && kind != 'b')
         throw py::type_error("x has dtype " + py::str(x.dtype()).cast<std::string>() +
                              "; expected real numbers or integer tokens");
-      in.x = CArray<S>::ensure(x);
+      in.x = convert<S>(x, "x");
       expect_shape(*in.x, "x", {-1, -1, c.input_size},
                    ("(T, B, " + std::to_string(c.input_size) + ")").c_str());
       in.batch.x = in.x->data();
@@ -88,8 +100,7 @@ class PyModel {
     in.batch.steps.steps = T;
     in.batch.steps.batch = B;
     if (!h0.is_none()) {
-      in.h0 = CArray<S>::ensure(h0);
-      if (!in.h0) throw py::type_error("h0 must be an array of real numbers");
+      in.h0 = convert<S>(h0, "h0");
       const Index layers = c.num_layers * c.directions();
       expect_shape(*in.h0, "h0", {layers, B, c.hidden_size},
                    ("(" + std::to_string(layers) + ", " + std::to_string(B) + ", " +
@@ -97,9 +108,9 @@ class PyModel {
       in.batch.h0 = in.h0->data();
     }
     if (!lengths.is_none()) {
-      in.lengths = Tokens::ensure(lengths);
-      if (!in.lengths || !is_integer(py::array(lengths)))
+      if (!py::isinstance<py::array>(lengths) || !is_integer(py::reinterpret_borrow<py::array>(lengths)))
         throw py::type_error("lengths must be an array of integers");
+      in.lengths = convert<std::int64_t>(lengths, "lengths");
       expect_shape(*in.lengths, "lengths", {B}, ("(" + std::to_string(B) + ",)").c_str());
       in.batch.steps.lengths = in.lengths->data();
     }
@@ -134,7 +145,7 @@ class PyModel {
       if (!(target.dtype().kind() == 'f' || is_integer(target)))
         throw py::type_error("target has dtype " + py::str(target.dtype()).cast<std::string>() +
                              "; expected real numbers for loss 'mse'");
-      out.values = CArray<S>::ensure(target);
+      out.values = convert<S>(target, "target");
       expect_shape(*out.values, "target", {T, B, O},
                    ("(" + std::to_string(T) + ", " + std::to_string(B) + ", " + std::to_string(O) + "), like y").c_str());
       out.target.values = out.values->data();
@@ -142,7 +153,7 @@ class PyModel {
       if (!is_integer(target))
         throw py::type_error("target has dtype " + py::str(target.dtype()).cast<std::string>() +
                              "; expected integer class indices for loss 'cross_entropy'");
-      out.classes = Tokens::ensure(target);
+      out.classes = convert<std::int64_t>(target, "target");
       expect_shape(*out.classes, "target", {T, B},
                    ("(" + std::to_string(T) + ", " + std::to_string(B) + ") class indices").c_str());
       out.target.classes = out.classes->data();
@@ -204,8 +215,8 @@ class PyModel {
 
   // One optimizer update of this model's parameters from a flat gradient array.
   void step(elman::Optimizer<S>& opt, const py::array& grads) {
-    auto g = CArray<S>::ensure(grads);
-    if (!g || g.ndim() != 1 || g.shape(0) != model_.num_params())
+    auto g = convert<S>(grads, "grads");
+    if (g.ndim() != 1 || g.shape(0) != model_.num_params())
       throw py::value_error("grads must be a flat array of " + std::to_string(model_.num_params()) + " values");
     if (opt.size() != model_.num_params())
       throw py::value_error("the optimizer holds " + std::to_string(opt.size()) + " parameters; expected " +

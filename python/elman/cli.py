@@ -62,14 +62,27 @@ def read_corpus(path: str | None) -> tuple[str, str]:
 def train_settings(args) -> dict:
     """What a run depends on, kept in its checkpoint so --resume rebuilds the same run."""
     return {
-        "text": args.text, "hidden": args.hidden, "layers": args.layers, "seq_len": args.seq_len,
+        "text": args.text and os.path.abspath(args.text), "hidden": args.hidden, "layers": args.layers, "seq_len": args.seq_len,
         "batch": args.batch, "optimizer": args.optimizer, "lr": args.lr, "clip": args.clip, "seed": args.seed,
         "val_fraction": args.val_fraction, "val_every": args.val_every, "dropout": args.dropout, "dtype": args.dtype,
         "schedule": args.schedule,
     }  # fmt: skip
 
 
+def writable(option: str, path) -> None:
+    """Fails before any work when an output's folder does not exist (rather than after training)."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CommandError(f"{option} {str(path)!r}: the folder {folder!r} does not exist")
+    if os.path.isdir(path):
+        raise CommandError(f"{option} {str(path)!r} is a folder; expected a file name")
+
+
 def cmd_train(args) -> int:
+    for option in ("out", "checkpoint", "plot", "history"):
+        writable(f"--{option}", getattr(args, option))
     if args.resume:
         if not os.path.isfile(args.resume):
             raise CommandError(f"--resume {args.resume!r} does not exist; expected a checkpoint written with --checkpoint")
@@ -121,12 +134,17 @@ def cmd_train(args) -> int:
         plot_training(trainer.history, args.plot, title=f"elman on {Path(source).name}")
         print(f"wrote {args.plot}")
     print("sample:")
-    prime = "The " if set("The ") <= set(vocab.chars) else text[:1]
+    prime = default_prime(vocab)
     print(prime + generate(model, vocab, prime=prime, length=400, temperature=0.8, top_k=None, seed=args.seed))
     return 0
 
 
 # ------------------------------------------------------------------------------------------ sample
+
+
+def default_prime(vocab) -> str:
+    """Where a sample starts unless told: "The " when the corpus has those letters, else its first character."""
+    return "The " if set("The ") <= set(vocab.chars) else vocab.chars[0]
 
 
 def generate(model: RNN, vocab, prime: str, length: int, temperature: float, top_k, seed, stream=None) -> str:
@@ -165,6 +183,8 @@ def load_language_model(path: str):
 
 def cmd_sample(args) -> int:
     model, vocab = load_language_model(args.model)
+    if args.prime is None:
+        args.prime = default_prime(vocab)
     unknown = sorted(set(args.prime) - set(vocab.chars))
     if unknown:
         raise CommandError(f"--prime holds characters the model never saw: {''.join(unknown)!r}")
@@ -178,6 +198,8 @@ def cmd_sample(args) -> int:
 
 
 def cmd_forecast(args) -> int:
+    writable("--out", args.out)
+    writable("--plot", args.plot)
     try:
         series = data.read_csv_column(args.csv, args.column)
     except (ValueError, FileNotFoundError) as e:
@@ -230,6 +252,7 @@ def _csv_text(rows: list[dict]) -> str:
 
 
 def cmd_plot(args) -> int:
+    writable("--out", args.out)
     try:
         history = json.loads(Path(args.history).read_text())
     except FileNotFoundError:
@@ -240,7 +263,10 @@ def cmd_plot(args) -> int:
         raise CommandError(f"HISTORY {args.history!r} is not a training history; expected a list of records with 'step'")
     from .plots import plot_training
 
-    plot_training(history, args.out)
+    try:
+        plot_training(history, args.out)
+    except (KeyError, IndexError, TypeError, ValueError) as e:
+        raise CommandError(f"HISTORY {args.history!r} holds a record that cannot be drawn ({type(e).__name__}: {e})") from None
     print(f"wrote {args.out}")
     return 0
 
@@ -304,7 +330,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="generate text from a trained model", formatter_class=fmt)
     s.add_argument("model", metavar="MODEL", help="a model file written by `elman train`")
-    s.add_argument("--prime", default="\n", help="text to start from")
+    s.add_argument("--prime", default=None, help='text to start from (default: "The ", or the first character the model knows)')
     s.add_argument("--length", type=_positive_int, default=500, help="characters to generate")
     s.add_argument("--temperature", type=_positive_float, default=0.8)
     s.add_argument("--top-k", type=_positive_int, default=None, help="sample only from the k likeliest")
@@ -342,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.run(args)
+    except MemoryError:
+        print(f"elman {args.command}: error: out of memory; try smaller sizes (--hidden, --layers, --batch)", file=sys.stderr)
+        return 2
     except (CommandError, ValueError, TypeError, OSError, NonFiniteError) as e:
         print(f"elman {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -24,6 +24,7 @@ import safetensors.numpy
 from safetensors import SafetensorError, safe_open
 
 from ._validate import shape_str
+from .params import param_shapes
 
 FORMAT = 1
 FORMAT_KEY = "elman.format"
@@ -93,24 +94,29 @@ def load_model(path):
                 raise ValueError(f"{path} is an elman checkpoint, not a model file; read it with load_checkpoint")
             raise ValueError(f"{path} has no {CONFIG_KEY!r} in its metadata; expected an elman model file")
         config = _config(header[CONFIG_KEY], path)
-        try:
-            model = RNN(**config)
+        try:  # the config and the header's shapes are checked before the model (and its memory) is made
+            config = RNN.checked_config(**config)
         except (TypeError, ValueError) as e:
             raise ValueError(f"{path}: {CONFIG_KEY} does not describe a model ({e})") from None
-        expected = {name: view.shape for name, view in model.params.items()}
+        expected = param_shapes(config)
+        dtype = config["dtype"]
+        code = _MODEL_DTYPES[dtype]
         _check_names(path, list(f.keys()), list(expected))
-        code = _MODEL_DTYPES[model.dtype.name]
         for name, shape in expected.items():
             stored = f.get_slice(name)
             if stored.get_dtype() != code:
                 raise ValueError(
-                    f"{path}: tensor {name} has dtype {stored.get_dtype()}; expected {code} ({model.dtype.name}, "
+                    f"{path}: tensor {name} has dtype {stored.get_dtype()}; expected {code} ({dtype}, "
                     f"the dtype in {CONFIG_KEY})"
                 )
             if tuple(stored.get_shape()) != shape:
                 raise ValueError(
                     f"{path}: tensor {name} has shape {shape_str(stored.get_shape())}; expected {shape_str(shape)}"
                 )
+        try:
+            model = RNN(**config)
+        except ValueError as e:  # the core's own limits on sizes
+            raise ValueError(f"{path}: {CONFIG_KEY} does not describe a model ({e})") from None
         for name in expected:
             value = _tensor(f, name, path)
             if not np.all(np.isfinite(value)):

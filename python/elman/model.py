@@ -36,24 +36,13 @@ class RNN:
         init: str = "uniform",
         seed: int | None = None,
     ):
-        self.input_size = check.integer("input_size", input_size, 1)
-        self.hidden_size = check.integer("hidden_size", hidden_size, 1)
-        self.output_size = check.integer("output_size", output_size, 1)
-        self.num_layers = check.integer("num_layers", num_layers, 1)
-        self.nonlinearity = check.choice("nonlinearity", nonlinearity, _NONLINEARITIES)
-        self.bidirectional = check.flag("bidirectional", bidirectional)
-        self.dropout = check.real("dropout", dropout, 0.0, 1.0)
-        self.batch_first = check.flag("batch_first", batch_first)
-        self.init = check.choice("init", init, _INITS)
-        try:
-            self.dtype = np.dtype(dtype)
-        except TypeError:
-            raise TypeError(f"dtype is {dtype!r}; expected 'float32' or 'float64'") from None
-        if self.dtype not in _DTYPES:
-            raise ValueError(f"dtype is {self.dtype}; expected 'float32' or 'float64'")
-        self.seed = secrets.randbits(63) if seed is None else check.integer("seed", seed, 0)
-        if self.seed >= 2**64:
-            raise ValueError(f"seed is {self.seed}; expected an integer in [0, 2**64)")
+        settings = RNN.checked_config(
+            input_size=input_size, hidden_size=hidden_size, output_size=output_size, num_layers=num_layers,
+            nonlinearity=nonlinearity, bidirectional=bidirectional, dropout=dropout, batch_first=batch_first,
+            dtype=dtype, init=init, seed=secrets.randbits(63) if seed is None else seed,
+        )  # fmt: skip
+        self.__dict__.update(settings)
+        self.dtype = np.dtype(settings["dtype"])
 
         self._core = _DTYPES[self.dtype](
             self.input_size, self.hidden_size, self.output_size, self.num_layers,
@@ -63,6 +52,35 @@ class RNN:
         self._params = ParamDict(self._core.params, tensors)
         self._grads = ParamDict(self._core.grads, tensors)
         self.metadata: dict[str, str] = {}  # the user's metadata of the file this model was loaded from
+
+    @staticmethod
+    def checked_config(*, input_size, hidden_size, output_size, num_layers=1, nonlinearity="tanh",
+                       bidirectional=False, dropout=0.0, batch_first=False, dtype="float32", init="uniform",
+                       seed=0) -> dict:  # fmt: skip
+        """The constructor's arguments, checked (TypeError/ValueError naming the argument) and
+        normalized, without building anything: what RNN(**config) would accept."""
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"dtype is {dtype!r}; expected 'float32' or 'float64'") from None
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype is {dtype}; expected 'float32' or 'float64'")
+        seed = check.integer("seed", seed, 0)
+        if seed >= 2**64:
+            raise ValueError(f"seed is {seed}; expected an integer in [0, 2**64)")
+        return {
+            "input_size": check.integer("input_size", input_size, 1),
+            "hidden_size": check.integer("hidden_size", hidden_size, 1),
+            "output_size": check.integer("output_size", output_size, 1),
+            "num_layers": check.integer("num_layers", num_layers, 1),
+            "nonlinearity": check.choice("nonlinearity", nonlinearity, _NONLINEARITIES),
+            "bidirectional": check.flag("bidirectional", bidirectional),
+            "dropout": check.real("dropout", dropout, 0.0, 1.0),
+            "batch_first": check.flag("batch_first", batch_first),
+            "dtype": dtype.name,
+            "init": check.choice("init", init, _INITS),
+            "seed": seed,
+        }
 
     @property
     def config(self) -> dict:
@@ -104,8 +122,10 @@ class RNN:
     def set_rng_state(self, state) -> None:
         """Restores a state from get_rng_state: the next dropout masks repeat from there."""
         words = [check.integer("state[i]", w, 0) for w in state]
-        if len(words) != 4 or max(words) >= 2**64:
-            raise ValueError(f"state is {state!r}; expected four integers in [0, 2**64) from get_rng_state()")
+        if len(words) != 4 or max(words) >= 2**64 or not any(words):
+            raise ValueError(
+                f"state is {state!r}; expected four integers in [0, 2**64), not all zero, from get_rng_state()"
+            )
         self._core.dropout_rng_state = words
 
     def __repr__(self) -> str:
@@ -138,7 +158,9 @@ class RNN:
         check.choice("reduction", reduction, _REDUCTIONS)
         batch = self._batch(x, h0, lengths)
         target = batch.target(target, loss)
+        rng = self.get_rng_state()  # a look must not change the dropout masks training draws next
         value, _, norms = self._core.loss_and_grad(batch.x, target, loss, reduction, batch.h0, batch.lengths, True)
+        self.set_rng_state(rng)
         return diagnostics.gradient_flow(self, value, norms)
 
     def loss(self, x, target, *, loss="mse", reduction="mean", h0=None, lengths=None):
@@ -272,6 +294,16 @@ class _Batch:
         target = self._time_major(target)
         dtype = np.int64 if loss == "cross_entropy" else m.dtype
         return np.ascontiguousarray(target, dtype=dtype)
+
+    def counted(self, target: np.ndarray, loss: str) -> int:
+        """What a "mean" reduction divides by for a time-major target from `target()`: valid steps
+        (times outputs, for mse), ignored classes excluded."""
+        valid = np.ones((self.steps, self.batch), dtype=bool)
+        if self.lengths is not None:
+            valid = np.arange(self.steps)[:, None] < self.lengths
+        if loss == "cross_entropy":
+            return int(np.count_nonzero(valid & (target != -100)))
+        return int(np.count_nonzero(valid)) * self.model.output_size
 
     def output(self, y: np.ndarray) -> np.ndarray:
         return y[:, 0] if self.unbatched else self._user(y)

@@ -100,7 +100,11 @@ class Optimizer:
                 raise ValueError(f"state buffer {name} has shape {check.shape_str(a.shape)}; expected {check.shape_str(buf.shape)}")
             arrays[name] = a
         step = check.integer("step", state.get("step"), 0)
-        lr = state.get("hyperparameters", {}).get("lr", self.lr)
+        saved = dict(state.get("hyperparameters", {}))
+        lr = saved.pop("lr", self.lr)
+        mine = {k: v for k, v in self.hyperparameters.items() if k != "lr"}
+        if {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()} != mine:
+            raise ValueError(f"state has hyperparameters {saved}; expected this optimizer's {mine} (lr may differ)")
         self.lr = lr
         for name, buf in buffers.items():
             buf[...] = arrays[name]

@@ -47,3 +47,19 @@ class ParamDict(Mapping):
     def __repr__(self) -> str:
         items = ", ".join(f"{k}: {shape_str(v.shape)}" for k, v in self._views.items())
         return f"ParamDict({{{items}}})"
+
+
+def param_shapes(config: dict) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every parameter of RNN(**config), in buffer order, without building it."""
+    I, H, O = int(config["input_size"]), int(config["hidden_size"]), int(config["output_size"])
+    L, D = int(config.get("num_layers", 1)), 2 if config.get("bidirectional", False) else 1
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer in range(L):
+        for direction in range(D):
+            suffix = f"_l{layer}" + ("_reverse" if direction else "")
+            shapes["W_xh" + suffix] = (H, I if layer == 0 else D * H)
+            shapes["W_hh" + suffix] = (H, H)
+            shapes["b_h" + suffix] = (H,)
+    shapes["W_hy"] = (O, D * H)
+    shapes["b_y"] = (O,)
+    return shapes

@@ -7,13 +7,12 @@ clipping, update), carry the hidden state for streams that ask for it, log, vali
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
-import os
 import sys
 import time
 
-import numpy as np
 from tqdm import tqdm
 
 from . import _validate as check
@@ -223,12 +222,12 @@ class Trainer:
         batches = data.one_pass() if hasattr(data, "one_pass") else data
         total, count, state = 0.0, 0, None
         for batch in batches:
-            target = _target(batch)
-            lengths = getattr(batch, "lengths", None)
             h0 = state if hasattr(batch, "reset") and not batch.reset else None
-            value, state = self.model.loss(batch.x, target, loss=self.loss, reduction="sum", h0=h0, lengths=lengths)
+            value, state = self.model.loss(batch.x, _target(batch), loss=self.loss, reduction="sum", h0=h0,
+                                           lengths=getattr(batch, "lengths", None))  # fmt: skip
             total += value
-            count += _counted(np.asarray(target), lengths, self.loss)
+            layout = self.model._batch(batch.x, None, getattr(batch, "lengths", None))
+            count += layout.counted(layout.target(_target(batch), self.loss), self.loss)
         if count == 0:
             raise ValueError("data gave no batches with anything to count; expected validation batches")
         return total / count
@@ -240,14 +239,14 @@ class Trainer:
         column); the per-step gradient flow goes to JSON only."""
         rows = [{k: v for k, v in record.items() if not isinstance(v, list)} for record in self.history]
         columns = list(dict.fromkeys(k for row in rows for k in row))
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        files.atomic_write(path, text.getvalue().encode())
 
     def history_json(self, path) -> None:
-        with open(path, "w") as f:
-            json.dump(self.history, f, indent=1)
+        files.atomic_write(path, json.dumps(self.history, indent=1).encode())
 
     # --------------------------------------------------------------------------------- checkpoints
 
@@ -309,12 +308,3 @@ class Trainer:
 
 def _target(batch):
     return batch.target if hasattr(batch, "target") else batch.y
-
-
-def _counted(target: np.ndarray, lengths, loss: str) -> int:
-    """What a "mean" reduction divides by: valid steps (and outputs, for mse), ignored classes excluded."""
-    steps = target.shape[0]
-    valid = np.ones(target.shape[:2], dtype=bool) if lengths is None else np.arange(steps)[:, None] < np.asarray(lengths)
-    if loss == "cross_entropy":
-        return int(np.count_nonzero(valid & (target != -100)))
-    return int(np.count_nonzero(valid)) * int(np.prod(target.shape[2:]))

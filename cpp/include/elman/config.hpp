@@ -1,9 +1,11 @@
 // Model configuration and the layout of every parameter inside the one flat buffer.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <Eigen/Core>
@@ -54,6 +56,18 @@ struct Config {
     positive("hidden_size", hidden_size);
     positive("output_size", output_size);
     positive("num_layers", num_layers);
+    // Sizes whose products stay far from overflow: a wrapped parameter count would allocate a
+    // buffer smaller than the views into it.
+    const double limit = double(Index(1) << 24);
+    for (auto [name, v] : {std::pair<const char*, Index>{"input_size", input_size}, {"hidden_size", hidden_size},
+                           {"output_size", output_size}, {"num_layers", num_layers}})
+      if (double(v) > limit)
+        throw std::invalid_argument(std::string(name) + " is " + std::to_string(v) + "; expected at most 2**24");
+    const double D = bidirectional ? 2.0 : 1.0, H = double(hidden_size), width = D * H;
+    const double count = double(num_layers) * D * H * (std::max(double(input_size), width) + H + 1) +
+                         double(output_size) * (width + 1);
+    if (count > double(Index(1) << 40))
+      throw std::invalid_argument("these sizes make " + std::to_string(count) + " parameters; expected at most 2**40");
     if (!(dropout >= 0.0 && dropout < 1.0))
       throw std::invalid_argument("dropout is " + std::to_string(dropout) + "; expected a value in [0, 1)");
   }

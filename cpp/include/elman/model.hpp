@@ -129,8 +129,8 @@ class Model {
     if (opt.size() != num_params())
       throw std::invalid_argument("the optimizer holds " + std::to_string(opt.size()) +
                                   " parameters; expected this model's " + std::to_string(num_params()));
-    if (clip.value >= 0.0) check_threshold("clip_value", clip.value);
-    if (clip.norm >= 0.0) check_threshold("clip_norm", clip.norm);
+    if (std::isnan(clip.value) || clip.value >= 0.0) check_threshold("clip_value", clip.value);
+    if (std::isnan(clip.norm) || clip.norm >= 0.0) check_threshold("clip_norm", clip.norm);
     const double value = loss_and_grad(batch, target, loss, reduction, h_n);
     const auto grads = one_span(grads_.data(), num_params());
     const double norm = grad_norm(grads);

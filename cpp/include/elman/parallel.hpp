@@ -21,17 +21,14 @@ namespace elman {
 
 namespace detail {
 inline std::atomic<int>& thread_setting() {
-#ifdef _OPENMP
-  static std::atomic<int> n{omp_get_max_threads()};
-#else
   static std::atomic<int> n{1};
-#endif
   return n;
 }
 }  // namespace detail
 
-// Threads elman may use (default: OpenMP's maximum, 1 without OpenMP). Also turns Eigen's own
-// threading off.
+// Threads elman may use: 1 unless set (more pay off from medium sizes on, and a busy machine makes
+// every parallel region wait for its slowest thread). Without OpenMP it stays 1. Also turns
+// Eigen's own threading off.
 inline void set_num_threads(int n) {
   if (n < 1) throw std::invalid_argument("n is " + std::to_string(n) + "; expected a positive integer");
 #ifdef _OPENMP
