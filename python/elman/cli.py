@@ -18,7 +18,7 @@ from ._core import NonFiniteError
 from .model import RNN
 from .train import Cosine, Trainer
 
-OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmsprop": optim.RMSprop, "adagrad": optim.Adagrad}
+OPTIMIZERS: dict = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmsprop": optim.RMSprop, "adagrad": optim.Adagrad}
 
 
 class CommandError(Exception):

@@ -311,7 +311,7 @@ class Batch:
 
     x: np.ndarray
     target: np.ndarray
-    lengths: np.ndarray
+    lengths: np.ndarray | None
 
 
 class SequenceDataset:
@@ -543,6 +543,7 @@ class Normalizer:
         """JSON-serializable statistics; from_dict restores them exactly."""
         if self.mean is None:
             raise ValueError("the Normalizer is not fitted; call fit(train) first")
+        assert self.std is not None  # fitted together with mean
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
     @classmethod
@@ -571,7 +572,7 @@ def read_csv_column(path, column: str) -> np.ndarray:
         if column not in header:
             raise ValueError(f"column is {column!r}, which {path!r} does not have; expected one of {header}")
         index = header.index(column)
-        values = []
+        values: list[float] = []
         for row in reader:
             if not row:
                 continue

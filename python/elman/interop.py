@@ -209,7 +209,8 @@ def export_onnx(model, path, *, opset: int = 17, lengths: bool = False, dtype="f
 
     L, D, H, I, O = model.num_layers, model.directions, model.hidden_size, model.input_size, model.output_size
     p = model.params
-    nodes, weights = [], {}
+    nodes: list = []
+    weights: dict = {}
 
     def const(name: str, value) -> str:  # the layers share their index constants
         weights.setdefault(name, numpy_helper.from_array(np.asarray(value), name))

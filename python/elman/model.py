@@ -21,6 +21,18 @@ _DTYPES = {np.dtype(np.float32): _core.ModelF32, np.dtype(np.float64): _core.Mod
 class RNN:
     """An Elman network: h_t = f(W_xh x_t + W_hh h_(t-1) + b_h) per layer, y_t = W_hy h_t + b_y."""
 
+    input_size: int
+    hidden_size: int
+    output_size: int
+    num_layers: int
+    nonlinearity: str
+    bidirectional: bool
+    dropout: float
+    batch_first: bool
+    dtype: np.dtype
+    init: str
+    seed: int
+
     def __init__(
         self,
         input_size: int,
@@ -280,7 +292,7 @@ class _Batch:
         if loss == "cross_entropy":
             if target.dtype.kind not in "iu":
                 raise TypeError(f"target has dtype {target.dtype}; expected integer class indices for loss 'cross_entropy'")
-            expected_tm = (self.steps,) if self.unbatched else (self.steps, self.batch)
+            expected_tm: tuple[int, ...] = (self.steps,) if self.unbatched else (self.steps, self.batch)
         else:
             if target.dtype.kind not in "biuf":
                 raise TypeError(f"target has dtype {target.dtype}; expected real numbers for loss 'mse'")

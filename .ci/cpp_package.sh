@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The C++ package as a user sees it: plain CMake installs elman to a temporary prefix, then
+# cpp/examples is built as an outside project against that prefix alone, and its sine-wave run
+# must show a falling loss. Needs only a python with cmake, ninja and cmeel-eigen installed
+# (pip install cmake ninja cmeel-eigen); no Python module is built.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+prefix="$work/prefix"
+# Eigen comes from the cmeel-eigen wheel: elman's build and its installed elmanConfig.cmake both look
+# under <entry>/cmeel.prefix for every entry of CMAKE_PREFIX_PATH.
+site=$(python -c "import site; print(site.getsitepackages()[0])")
+
+cmake -S . -B "$work/build" -G Ninja -DCMAKE_PREFIX_PATH="$site" -DELMAN_TESTS=OFF
+cmake --build "$work/build"
+cmake --install "$work/build" --prefix "$prefix"
+for f in include/elman/elman.hpp lib/cmake/elman/elmanConfig.cmake lib/cmake/elman/elmanConfigVersion.cmake \
+         lib/cmake/elman/elmanTargets.cmake; do
+  [[ -f "$prefix/$f" ]] || { echo "cpp_package: $f was not installed" >&2; exit 1; }
+done
+
+cmake -S cpp/examples -B "$work/examples" -G Ninja -DCMAKE_PREFIX_PATH="$prefix;$site"
+grep -qx "elman_DIR:PATH=$prefix/lib/cmake/elman" "$work/examples/CMakeCache.txt" ||
+  { echo "cpp_package: the example did not find elman under $prefix" >&2; exit 1; }
+cmake --build "$work/examples"
+"$work/examples/sine_wave" | tee "$work/loss.txt"
+# Lines read "step N  loss L": the last mean loss must be under half the first.
+awk '{ loss[NR] = $4 }
+     END { ok = NR >= 2 && loss[NR] < loss[1] / 2
+           printf "cpp_package: sine_wave loss %s -> %s: %s\n", loss[1], loss[NR], ok ? "fell" : "did not fall"
+           exit !ok }' "$work/loss.txt"
