@@ -154,10 +154,7 @@ class RNN:
 
     def loss_and_grad(self, x, target, *, loss="mse", reduction="mean", h0=None, lengths=None):
         """Returns the loss, the gradients (m.grads, overwritten by the next call) and h_n."""
-        check.choice("loss", loss, _LOSSES)
-        check.choice("reduction", reduction, _REDUCTIONS)
-        batch = self._batch(x, h0, lengths)
-        target = batch.target(target, loss)
+        batch, target = self._prepared(x, target, loss, reduction, h0, lengths)
         value, h_n = self._core.loss_and_grad(batch.x, target, loss, reduction, batch.h0, batch.lengths)
         return value, self._grads, batch.state(h_n)
 
@@ -166,10 +163,7 @@ class RNN:
 
         Runs loss_and_grad, so m.grads afterwards hold this batch's gradients.
         """
-        check.choice("loss", loss, _LOSSES)
-        check.choice("reduction", reduction, _REDUCTIONS)
-        batch = self._batch(x, h0, lengths)
-        target = batch.target(target, loss)
+        batch, target = self._prepared(x, target, loss, reduction, h0, lengths)
         rng = self.get_rng_state()  # a look must not change the dropout masks training draws next
         value, _, norms = self._core.loss_and_grad(batch.x, target, loss, reduction, batch.h0, batch.lengths, True)
         self.set_rng_state(rng)
@@ -177,10 +171,7 @@ class RNN:
 
     def loss(self, x, target, *, loss="mse", reduction="mean", h0=None, lengths=None):
         """The loss of a forward pass (no dropout, no gradients) and h_n: for validation."""
-        check.choice("loss", loss, _LOSSES)
-        check.choice("reduction", reduction, _REDUCTIONS)
-        batch = self._batch(x, h0, lengths)
-        target = batch.target(target, loss)
+        batch, target = self._prepared(x, target, loss, reduction, h0, lengths)
         value, h_n = self._core.loss(batch.x, target, loss, reduction, batch.h0, batch.lengths)
         return value, batch.state(h_n)
 
@@ -211,18 +202,22 @@ class RNN:
             raise TypeError(f"opt is a {type(opt).__name__}; expected an elman.optim optimizer")
         if opt.model is not self:
             raise ValueError("opt was built for another model; expected an optimizer of this model")
-        check.choice("loss", loss, _LOSSES)
-        check.choice("reduction", reduction, _REDUCTIONS)
         clip_value = -1.0 if clip_value is None else check.real("clip_value", clip_value, 0.0)
         clip_norm = -1.0 if clip_norm is None else check.real("clip_norm", clip_norm, 0.0)
-        batch = self._batch(x, h0, lengths)
-        target = batch.target(target, loss)
+        batch, target = self._prepared(x, target, loss, reduction, h0, lengths)
         value, h_n = self._core.train_step(batch.x, target, opt._core, loss, reduction, clip_value, clip_norm,
                                            batch.h0, batch.lengths)  # fmt: skip
         return value, batch.state(h_n)
 
     def _batch(self, x, h0, lengths) -> _Batch:
         return _Batch(self, x, h0, lengths)
+
+    def _prepared(self, x, target, loss, reduction, h0, lengths) -> tuple[_Batch, np.ndarray]:
+        """The checked arguments of every loss-computing call, in the core's layout."""
+        check.choice("loss", loss, _LOSSES)
+        check.choice("reduction", reduction, _REDUCTIONS)
+        batch = self._batch(x, h0, lengths)
+        return batch, batch.target(target, loss)
 
 
 class _Batch:
