@@ -1,6 +1,7 @@
 // The output head y = h W^T + b over all T*B rows at once.
 #pragma once
 
+#include "elman/gemm.hpp"
 #include "elman/parallel.hpp"
 #include "elman/tensor.hpp"
 
@@ -10,7 +11,7 @@ namespace elman {
 template <typename S>
 void linear_forward(const MatMap<S>& h, const ConstMatMap<S>& W, const ConstRowMap<S>& b, MatMap<S> y) {
   parallel_for(h.rows(), double(h.rows()) * W.rows() * W.cols(), [&](Index r0, Index r1) {
-    y.middleRows(r0, r1 - r0).noalias() = h.middleRows(r0, r1 - r0) * W.transpose();
+    gemm(h.middleRows(r0, r1 - r0), W.transpose(), y.middleRows(r0, r1 - r0), false);
     y.middleRows(r0, r1 - r0).rowwise() += b;
   });
 }
@@ -21,11 +22,11 @@ void linear_backward(const MatMap<S>& dy, const MatMap<S>& h, const ConstMatMap<
                      RowMap<S> db, MatMap<S> dh) {
   const double work = double(dy.rows()) * W.rows() * W.cols();
   parallel_for(W.rows(), work, [&](Index o0, Index o1) {
-    dW.middleRows(o0, o1 - o0).noalias() += dy.middleCols(o0, o1 - o0).transpose() * h;
+    gemm(dy.middleCols(o0, o1 - o0).transpose(), h, dW.middleRows(o0, o1 - o0), true);
     db.segment(o0, o1 - o0) += dy.middleCols(o0, o1 - o0).colwise().sum();
   });
   parallel_for(dy.rows(), work, [&](Index r0, Index r1) {
-    dh.middleRows(r0, r1 - r0).noalias() = dy.middleRows(r0, r1 - r0) * W;
+    gemm(dy.middleRows(r0, r1 - r0), W, dh.middleRows(r0, r1 - r0), false);
   });
 }
 

@@ -292,6 +292,7 @@ class Model {
   }
 
   static void require_finite(const S* data, Index n, const char* name) {
+    if (Eigen::Map<const Eigen::Array<S, Eigen::Dynamic, 1>>(data, n).allFinite()) return;  // vectorized
     for (Index i = 0; i < n; ++i)
       if (!std::isfinite(data[i]))
         throw std::invalid_argument(std::string(name) + " holds a non-finite value (" +

@@ -4,6 +4,7 @@
 // gradient are single products over all T*B rows (DESIGN.md, "only the recurrence is sequential").
 #pragma once
 
+#include "elman/gemm.hpp"
 #include "elman/parallel.hpp"
 #include "elman/tensor.hpp"
 
@@ -60,21 +61,29 @@ void rnn_forward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity 
         if (s.valid_row(r)) o.row(r - r0) += w.W_xh.col(x.tokens[r]).transpose();
       }
     } else {
-      o.noalias() = cmat(x.dense + r0 * x.ld, r1 - r0, I, x.ld) * w.W_xh.transpose();
+      gemm(cmat(x.dense + r0 * x.ld, r1 - r0, I, x.ld), w.W_xh.transpose(), o, false);
       o.rowwise() += w.b_h;
     }
   });
-  // 2. The recurrence: each thread runs every step for its own sequences b0..b1.
+  // 2. The recurrence: each thread runs every step for its own sequences b0..b1, all with W_hh^T
+  //    packed once (by this thread, into its scratch, which the others read through the reference).
+  thread_local PackedB<S> scratch;
+  const PackedB<S>& w_hh_t = scratch;
+  scratch.pack(w.W_hh.transpose());
   parallel_for(B, double(s.rows()) * H * H, [&](Index b0, Index b1) {
     const Index n = b1 - b0;
     auto st = state.middleRows(b0, n);
     for (Index i = 0; i < T; ++i) {
-      const Index t = reverse ? T - 1 - i : i;
+      const Index t = reverse ? T - 1 - i : i, previous = reverse ? t + 1 : t - 1;
       auto a = out.middleRows(t * B + b0, n);  // (n, H)
-      a.noalias() += st * w.W_hh.transpose();
+      // Without padding the previous state is the previous step's output, read in place.
+      if (s.lengths || i == 0)
+        w_hh_t.multiply(st, a, true);
+      else
+        w_hh_t.multiply(out.middleRows(previous * B + b0, n), a, true);
       activate(a, f);
       if (!s.lengths) {
-        st = a;
+        if (i + 1 == T) st = a;
         continue;
       }
       for (Index b = b0; b < b1; ++b) {
@@ -97,20 +106,20 @@ void rnn_backward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity
   const Index B = s.batch, T = s.steps, H = w.W_hh.rows(), I = w.W_xh.cols();
   // 1. Back through time, each thread for its own sequences (one thread when measuring the flow,
   //    which sums over the whole batch at every step).
+  thread_local PackedB<S> scratch;
+  const PackedB<S>& w_hh = scratch;
+  scratch.pack(w.W_hh);
   parallel_for(B, flow ? 0.0 : double(s.rows()) * H * H, [&](Index b0, Index b1) {
     const Index n = b1 - b0;
-    auto ds = dstate.middleRows(b0, n);
-    ds.setZero();
     for (Index i = 0; i < T; ++i) {
-      const Index t = reverse ? i : T - 1 - i;  // the forward pass's order, backwards
-      auto d = da.middleRows(t * B + b0, n);
-      d += ds;
+      const Index t = reverse ? i : T - 1 - i, previous = reverse ? t + 1 : t - 1;  // forward order, backwards
+      auto d = da.middleRows(t * B + b0, n);  // (n, H): dL/dH_t, all of it once step t+1 has added its part
       if (s.lengths)
         for (Index b = b0; b < b1; ++b)
           if (!s.valid(t, b)) d.row(b - b0).setZero();
       if (flow) flow[t] = d.norm();
       activate_backward(d, out.middleRows(t * B + b0, n), f);
-      if (i + 1 < T) ds.noalias() = d * w.W_hh;
+      if (i + 1 < T) w_hh.multiply(d, da.middleRows(previous * B + b0, n), true);  // through W_hh
     }
   }, 4);
 
@@ -136,22 +145,22 @@ void rnn_backward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity
       for (Index r = 0; r < s.rows(); ++r)
         if (s.valid_row(r)) g.W_xh.col(x.tokens[r]).segment(k0, n) += dak.row(r).transpose();
     } else {
-      g.W_xh.middleRows(k0, n).noalias() += dak.transpose() * cmat(x.dense, s.rows(), I, x.ld);
+      gemm(dak.transpose(), cmat(x.dense, s.rows(), I, x.ld), g.W_xh.middleRows(k0, n), true);
     }
     g.b_h.segment(k0, n) += dak.colwise().sum();
     if (shifted > 0) {
       if (reverse)
-        g.W_hh.middleRows(k0, n).noalias() += dak.topRows(shifted).transpose() * out.bottomRows(shifted);
+        gemm(dak.topRows(shifted).transpose(), out.bottomRows(shifted), g.W_hh.middleRows(k0, n), true);
       else
-        g.W_hh.middleRows(k0, n).noalias() += dak.bottomRows(shifted).transpose() * out.topRows(shifted);
+        gemm(dak.bottomRows(shifted).transpose(), out.topRows(shifted), g.W_hh.middleRows(k0, n), true);
     }
-    if (h0) g.W_hh.middleRows(k0, n).noalias() += dstate.middleCols(k0, n).transpose() * cmat(h0, B, H);
+    if (h0) gemm(dstate.middleCols(k0, n).transpose(), cmat(h0, B, H), g.W_hh.middleRows(k0, n), true);
   });
 
   // 4. The gradient for the layer below, each thread for its own rows.
   if (dx)
     parallel_for(s.rows(), double(s.rows()) * H * I, [&](Index r0, Index r1) {
-      dx->middleRows(r0, r1 - r0).noalias() += da.middleRows(r0, r1 - r0) * w.W_xh;
+      gemm(da.middleRows(r0, r1 - r0), w.W_xh, dx->middleRows(r0, r1 - r0), true);
     });
 }
 

@@ -1,0 +1,250 @@
+// Matrix products C = [C +] A B for the layers, in the blocked form of BLIS (Goto's algorithm): B is
+// packed into panels NR columns wide, A into panels MR rows tall, and an MR x NR register tile of C is
+// built from them. Written here rather than taken from Eigen because a training step reuses one B
+// many times (W_hh at every time step), so it can be packed once per step (PackedB), and because
+// Eigen's kernel reached about half of this CPU's peak (benchmarks/README.md). The SIMD is Eigen's
+// packet layer, so the same code compiles for SSE2, AVX2+FMA, AVX-512 or NEON.
+#pragma once
+
+#include <algorithm>
+
+#include <Eigen/Core>
+
+#include "elman/config.hpp"
+#include "elman/tensor.hpp"
+
+namespace elman {
+
+namespace gemm_detail {
+
+template <typename S>
+struct Tile {
+  using Packet = typename Eigen::internal::packet_traits<S>::type;
+  static constexpr Index lanes = Eigen::internal::unpacket_traits<Packet>::size;
+  static constexpr Index MR = 6;          // rows of the register tile: 12 accumulators, 2 loads of B
+  static constexpr Index NR = 2 * lanes;  // columns: two packets
+  static constexpr Index KC = 256;        // depth of a packed block: a B panel (KC x NR) stays in L1
+  static constexpr Index MC = 72;         // rows of a packed A block (MC x KC), which stays in L2
+};
+
+inline Index round_up(Index n, Index to) { return (n + to - 1) / to * to; }
+
+// A strided view: element (i, j) at data[i * rs + j * cs]. Any direct-access Eigen expression,
+// including a transposed one, converts to it without copying.
+template <typename S>
+struct View {
+  const S* data;
+  Index rows, cols, rs, cs;
+  const S& operator()(Index i, Index j) const { return data[i * rs + j * cs]; }
+};
+
+template <typename Expr>
+View<typename Expr::Scalar> view(const Expr& e) {
+  return {e.data(), e.rows(), e.cols(), e.rowStride(), e.colStride()};
+}
+
+// Rows r0..r0+kc-1 of b, all its columns, into panels of NR: panel p holds (kc, NR), row-major,
+// zero past the last column. dst holds kc * round_up(cols, NR).
+template <typename S>
+void pack_b(const View<S>& b, Index r0, Index kc, S* dst) {
+  constexpr Index NR = Tile<S>::NR;
+  for (Index j0 = 0; j0 < b.cols; j0 += NR) {
+    const Index nr = std::min(NR, b.cols - j0);
+    for (Index k = 0; k < kc; ++k, dst += NR) {
+      const S* src = &b(r0 + k, j0);
+      if (nr == NR && b.cs == 1) {
+        for (Index j = 0; j < NR; ++j) dst[j] = src[j];  // a fixed count: the compiler vectorizes it
+      } else {
+        for (Index j = 0; j < NR; ++j) dst[j] = j < nr ? src[j * b.cs] : S(0);
+      }
+    }
+  }
+}
+
+// Block (mc, kc) of a at (i0, k0) into panels of MR rows: panel p holds (kc, MR), zero past the last row.
+template <typename S>
+void pack_a(const View<S>& a, Index i0, Index mc, Index k0, Index kc, S* dst) {
+  constexpr Index MR = Tile<S>::MR;
+  for (Index p = 0; p < mc; p += MR) {
+    const Index mr = std::min(MR, mc - p);
+    const S* src = &a(i0 + p, k0);
+    for (Index k = 0; k < kc; ++k, dst += MR, src += a.cs)
+      for (Index r = 0; r < MR; ++r) dst[r] = r < mr ? src[r * a.rs] : S(0);
+  }
+}
+
+// The register tile: C (R rows, nr <= NR columns, row stride ldc) [+]= A (R, kc) x B panel (kc, NR).
+// A's element (r, k) is at a[r * ars + k * aks]: a packed panel (ars 1, aks MR) or rows read in place
+// (ars the row stride, aks 1). With one or two rows, sums over k modulo 4 or 2 are kept apart, so that
+// the chains of dependent multiply-adds stay short enough for the FMA units to overlap them.
+template <int R, typename S>
+void tile(Index kc, const S* a, Index ars, Index aks, const S* b, S* c, Index ldc, Index nr, bool accumulate) {
+  using namespace Eigen::internal;
+  using P = typename Tile<S>::Packet;
+  constexpr Index L = Tile<S>::lanes, NR = Tile<S>::NR;
+  constexpr int sets = R == 1 ? 4 : R == 2 ? 2 : 1;
+  P lo[sets][R], hi[sets][R];
+  for (int s = 0; s < sets; ++s)
+    for (int r = 0; r < R; ++r) lo[s][r] = hi[s][r] = pset1<P>(S(0));
+  const S* ar[R];
+  for (int r = 0; r < R; ++r) ar[r] = a + r * ars;
+  Index k = 0;
+#pragma GCC unroll 2
+  for (; k + sets <= kc; k += sets) {
+    for (int s = 0; s < sets; ++s, b += NR) {
+      const P b0 = pload<P>(b), b1 = pload<P>(b + L);
+      for (int r = 0; r < R; ++r) {
+        const P x = pset1<P>(ar[r][(k + s) * aks]);
+        lo[s][r] = pmadd(x, b0, lo[s][r]);
+        hi[s][r] = pmadd(x, b1, hi[s][r]);
+      }
+    }
+  }
+  for (; k < kc; ++k, b += NR) {
+    const P b0 = pload<P>(b), b1 = pload<P>(b + L);
+    for (int r = 0; r < R; ++r) {
+      const P x = pset1<P>(ar[r][k * aks]);
+      lo[0][r] = pmadd(x, b0, lo[0][r]);
+      hi[0][r] = pmadd(x, b1, hi[0][r]);
+    }
+  }
+  for (int s = 1; s < sets; ++s)
+    for (int r = 0; r < R; ++r) {
+      lo[0][r] = padd(lo[0][r], lo[s][r]);
+      hi[0][r] = padd(hi[0][r], hi[s][r]);
+    }
+  if (nr == NR) {
+    for (int r = 0; r < R; ++r, c += ldc) {
+      if (accumulate) {
+        lo[0][r] = padd(lo[0][r], ploadu<P>(c));
+        hi[0][r] = padd(hi[0][r], ploadu<P>(c + L));
+      }
+      pstoreu(c, lo[0][r]);
+      pstoreu(c + L, hi[0][r]);
+    }
+    return;
+  }
+  alignas(64) S row[NR];
+  for (int r = 0; r < R; ++r, c += ldc) {
+    pstore(row, lo[0][r]);
+    pstore(row + L, hi[0][r]);
+    for (Index j = 0; j < nr; ++j) c[j] = accumulate ? c[j] + row[j] : row[j];
+  }
+}
+
+template <typename S>
+void tile_rows(Index rows, Index kc, const S* a, Index ars, Index aks, const S* b, S* c, Index ldc, Index nr,
+               bool accumulate) {
+  static_assert(Tile<S>::MR == 6, "one case per row count below");
+  switch (rows) {
+    case 1: return tile<1>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
+    case 2: return tile<2>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
+    case 3: return tile<3>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
+    case 4: return tile<4>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
+    case 5: return tile<5>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
+    default: return tile<6>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
+  }
+}
+
+// Scratch for packing, one per thread, grown to the largest product seen and then reused, so a
+// warm training step allocates nothing.
+template <typename S>
+Buffer<S>& scratch(int which) {
+  thread_local Buffer<S> buffers[2];
+  return buffers[which];
+}
+
+template <typename S>
+S* scratch(int which, Index size) {
+  Buffer<S>& v = scratch<S>(which);
+  if (static_cast<Index>(v.size()) < size) v.resize(size);
+  return v.data();
+}
+
+// C (m, n) [+]= A (m, kc) x Bp, where Bp is packed by pack_b (kc rows, n columns). Rows of A that are
+// contiguous are read in place; others are packed here in blocks of MC rows.
+template <typename S>
+void multiply_packed(const View<S>& a, Index k0, Index kc, const S* bp, S* c, Index ldc, Index n, bool accumulate) {
+  using T = Tile<S>;
+  const bool in_place = a.cs == 1;
+  S* ap = in_place ? nullptr : scratch<S>(0, T::MC * T::KC);
+  for (Index i0 = 0; i0 < a.rows; i0 += T::MC) {
+    const Index mc = std::min(T::MC, a.rows - i0);
+    if (!in_place) pack_a(a, i0, mc, k0, kc, ap);
+    for (Index j0 = 0; j0 < n; j0 += T::NR) {
+      const S* bpanel = bp + j0 * kc;
+      for (Index p = 0; p < mc; p += T::MR) {
+        const S* ar = in_place ? &a(i0 + p, k0) : ap + p * kc;
+        tile_rows(std::min(T::MR, mc - p), kc, ar, in_place ? a.rs : 1, in_place ? 1 : T::MR, bpanel,
+                  c + (i0 + p) * ldc + j0, ldc, std::min(T::NR, n - j0), accumulate);
+      }
+    }
+  }
+}
+
+template <typename C>
+void check_output(const C& c, Index rows, Index cols) {
+  eigen_assert(c.rows() == rows && c.cols() == cols && c.colStride() == 1);
+  (void)c, (void)rows, (void)cols;
+}
+
+}  // namespace gemm_detail
+
+// c [+]= a b. a is (M, K), b (K, N) and c (M, N), each any direct-access Eigen expression (a block, a
+// map, a transpose of one); c's rows must be contiguous. accumulate=false overwrites c.
+template <typename A, typename B, typename C>
+void gemm(const A& a, const B& b, C&& c, bool accumulate) {
+  using S = typename std::decay_t<C>::Scalar;
+  using T = gemm_detail::Tile<S>;
+  const gemm_detail::View<S> av = gemm_detail::view(a), bv = gemm_detail::view(b);
+  eigen_assert(av.cols == bv.rows);
+  gemm_detail::check_output(c, av.rows, bv.cols);
+  if (av.rows == 0 || bv.cols == 0) return;
+  if (bv.rows == 0) {
+    if (!accumulate) c.setZero();
+    return;
+  }
+  S* bp = gemm_detail::scratch<S>(1, T::KC * gemm_detail::round_up(bv.cols, T::NR));
+  for (Index k0 = 0; k0 < bv.rows; k0 += T::KC) {
+    const Index kc = std::min(T::KC, bv.rows - k0);
+    gemm_detail::pack_b(bv, k0, kc, bp);
+    gemm_detail::multiply_packed(av, k0, kc, bp, c.data(), c.rowStride(), bv.cols, accumulate || k0 > 0);
+  }
+}
+
+// A right-hand factor packed once for many products, as W_hh is for every step of a sequence.
+template <typename S>
+class PackedB {
+ public:
+  // b is (K, N), any direct-access Eigen expression.
+  template <typename B>
+  void pack(const B& b) {
+    using T = gemm_detail::Tile<S>;
+    const gemm_detail::View<S> bv = gemm_detail::view(b);
+    rows_ = bv.rows;
+    cols_ = bv.cols;
+    const Index width = gemm_detail::round_up(cols_, T::NR);
+    if (static_cast<Index>(data_.size()) < rows_ * width) data_.resize(rows_ * width);
+    for (Index k0 = 0; k0 < rows_; k0 += T::KC)
+      gemm_detail::pack_b(bv, k0, std::min(T::KC, rows_ - k0), data_.data() + k0 * width);
+  }
+
+  // c [+]= a b, a (M, K) and c (M, N) as in gemm().
+  template <typename A, typename C>
+  void multiply(const A& a, C&& c, bool accumulate) const {
+    using T = gemm_detail::Tile<S>;
+    const gemm_detail::View<S> av = gemm_detail::view(a);
+    eigen_assert(av.cols == rows_);
+    gemm_detail::check_output(c, av.rows, cols_);
+    const Index width = gemm_detail::round_up(cols_, T::NR);
+    for (Index k0 = 0; k0 < rows_; k0 += T::KC)
+      gemm_detail::multiply_packed(av, k0, std::min(T::KC, rows_ - k0), data_.data() + k0 * width, c.data(),
+                                   c.rowStride(), cols_, accumulate || k0 > 0);
+  }
+
+ private:
+  Index rows_ = 0, cols_ = 0;
+  Buffer<S> data_;
+};
+
+}  // namespace elman
