@@ -4,6 +4,7 @@ each in its own process, in one run.
 
     python benchmarks/train_step.py                       # all sizes, float32
     python benchmarks/train_step.py --sizes tiny,small --dtype float64 --threads 1
+    python benchmarks/train_step.py --input tokens        # class ids in, cross-entropy (language models)
 
 Prints ms/step (median), GFLOP/s (6·T·B·(I·H + H·H + H·O) per step), the growth of peak memory
 during the steps, and best-peer-time / elman-time; the machine's sgemm rate (1024 x 1024 float32,
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -35,8 +35,27 @@ def flops(I, H, O, B, T):
     return 6 * T * B * (I * H + H * H + H * O)
 
 
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak() -> float:
+    """Resets the process's peak resident memory (Linux: VmHWM) and returns the current one, in MB.
+    getrusage's ru_maxrss cannot be used: it keeps the parent's peak across fork and exec."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return float("nan")
+    return _status_mb("VmRSS")
+
+
 def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return _status_mb("VmHWM")
 
 
 def timed(step, seconds: float) -> list[float]:
@@ -52,43 +71,52 @@ def timed(step, seconds: float) -> list[float]:
     return times
 
 
-def data(size, dtype):
+def data(size, dtype, tokens):
+    """Dense inputs and MSE targets, or (tokens) I-way class ids in and O-way class ids as targets."""
     import numpy as np
 
     I, H, O, B, T = SIZES[size]
     rng = np.random.default_rng(0)
+    if tokens:
+        return rng.integers(0, I, size=(T, B)), rng.integers(0, O, size=(T, B))
     return rng.normal(size=(T, B, I)).astype(dtype), rng.normal(size=(T, B, O)).astype(dtype)
 
 
-def worker_elman(size, dtype, threads, seconds):
+def worker_elman(size, dtype, tokens, threads, seconds):
     import elman
 
     I, H, O, B, T = SIZES[size]
     elman.set_num_threads(threads)
-    x, target = data(size, dtype)
-    base = peak_mb()
+    x, target = data(size, dtype, tokens)
+    base = reset_peak()
     m = elman.RNN(I, H, O, dtype=dtype, seed=0)
     opt = elman.optim.SGD(m, lr=0.01)
-    times = timed(lambda: m.train_step(x, target, opt, clip_value=5.0), seconds)
+    loss = "cross_entropy" if tokens else "mse"
+    times = timed(lambda: m.train_step(x, target, opt, loss=loss, clip_value=5.0), seconds)
     return times, peak_mb() - base
 
 
-def worker_torch(size, dtype, threads, seconds):
+def worker_torch(size, dtype, tokens, threads, seconds):
     import torch
+    import torch.nn.functional as F
 
     I, H, O, B, T = SIZES[size]
     torch.set_num_threads(threads)
     tdtype = getattr(torch, dtype)
-    x, target = (torch.from_numpy(a) for a in data(size, dtype))
-    base = peak_mb()
+    x, target = (torch.from_numpy(a) for a in data(size, dtype, tokens))
+    base = reset_peak()
     rnn, head = torch.nn.RNN(I, H, dtype=tdtype), torch.nn.Linear(H, O, dtype=tdtype)
     params = list(rnn.parameters()) + list(head.parameters())
     opt = torch.optim.SGD(params, lr=0.01)
 
     def step():
         opt.zero_grad()
-        out, _ = rnn(x)
-        loss = torch.nn.functional.mse_loss(head(out), target)
+        if tokens:
+            out, _ = rnn(F.one_hot(x, I).to(tdtype))
+            loss = F.cross_entropy(head(out).reshape(-1, O), target.reshape(-1))
+        else:
+            out, _ = rnn(x)
+            loss = F.mse_loss(head(out), target)
         loss.backward()
         torch.nn.utils.clip_grad_value_(params, 5.0)
         opt.step()
@@ -97,7 +125,7 @@ def worker_torch(size, dtype, threads, seconds):
     return times, peak_mb() - base
 
 
-def worker_jax(size, dtype, threads, seconds):
+def worker_jax(size, dtype, tokens, threads, seconds):
     os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} " \
                               f"intra_op_parallelism_threads={threads}"  # fmt: skip
     import jax
@@ -106,8 +134,8 @@ def worker_jax(size, dtype, threads, seconds):
     if dtype == "float64":
         jax.config.update("jax_enable_x64", True)
     I, H, O, B, T = SIZES[size]
-    x, target = (jnp.asarray(a) for a in data(size, dtype))
-    base = peak_mb()
+    x, target = (jnp.asarray(a) for a in data(size, dtype, tokens))
+    base = reset_peak()
     key = jax.random.split(jax.random.PRNGKey(0), 5)
     k = 1 / H**0.5
     params = {
@@ -123,8 +151,11 @@ def worker_jax(size, dtype, threads, seconds):
             h = jnp.tanh(x_t @ p["W_xh"].T + h @ p["W_hh"].T + p["b_h"])
             return h, h
 
-        _, hs = jax.lax.scan(cell, jnp.zeros((B, H), dtype), x)
-        return jnp.mean((hs @ p["W_hy"].T + p["b_y"] - target) ** 2)
+        _, hs = jax.lax.scan(cell, jnp.zeros((B, H), dtype), jax.nn.one_hot(x, I, dtype=dtype) if tokens else x)
+        y = hs @ p["W_hy"].T + p["b_y"]
+        if tokens:
+            return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(y), target[..., None], axis=-1))
+        return jnp.mean((y - target) ** 2)
 
     @jax.jit
     def step(p, x, target):
@@ -141,11 +172,12 @@ def worker_jax(size, dtype, threads, seconds):
     return times, peak_mb() - base
 
 
-def sgemm_gflops() -> tuple[float, str]:
+def sgemm_gflops(threads: int) -> tuple[float, str]:
     n = 1024
     try:
         import torch
 
+        torch.set_num_threads(threads)
         a, b = torch.randn(n, n), torch.randn(n, n)
         times = timed(lambda: torch.matmul(a, b), 1.0)
         name = f"torch.matmul ({torch.get_num_threads()} threads)"
@@ -158,8 +190,8 @@ def sgemm_gflops() -> tuple[float, str]:
     return 2 * n**3 / statistics.median(times) / 1e9, name
 
 
-def run_worker(framework, size, dtype, threads, seconds):
-    cmd = [sys.executable, __file__, "--worker", framework, "--sizes", size, "--dtype", dtype,
+def run_worker(framework, size, dtype, inputs, threads, seconds):
+    cmd = [sys.executable, __file__, "--worker", framework, "--sizes", size, "--dtype", dtype, "--input", inputs,
            "--threads", str(threads), "--seconds", str(seconds)]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
@@ -172,6 +204,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default=",".join(SIZES))
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--input", default="dense", choices=["dense", "tokens"],
+                        help="tokens: I-way class ids in (one-hot for the peers), cross-entropy on O classes")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per framework and size")
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
@@ -180,24 +214,24 @@ def main() -> int:
 
     if args.worker:
         fn = {"elman": worker_elman, "torch": worker_torch, "jax": worker_jax}[args.worker]
-        times, mem = fn(args.sizes, args.dtype, args.threads, args.seconds)
+        times, mem = fn(args.sizes, args.dtype, args.input == "tokens", args.threads, args.seconds)
         print(json.dumps({"ms": 1000 * statistics.median(times), "steps": len(times), "mb": mem}))
         return 0
 
-    rate, how = sgemm_gflops() if args.dtype == "float32" else (float("nan"), "")
-    print(f"{args.dtype}, {args.threads} threads; sgemm ceiling {rate:.0f} GFLOP/s ({how})")
+    rate, how = sgemm_gflops(args.threads) if args.dtype == "float32" else (float("nan"), "")
+    print(f"{args.dtype}, {args.input} input, {args.threads} threads; sgemm ceiling {rate:.0f} GFLOP/s ({how})")
     header = f"{'size':7s} {'framework':9s} {'ms/step':>9s} {'GFLOP/s':>8s} {'peak MB':>8s}"
     print(header)
     for size in args.sizes.split(","):
         gflop = flops(*SIZES[size]) / 1e9
         results = {}
         for fw in args.frameworks.split(","):
-            result, error = run_worker(fw, size, args.dtype, args.threads, args.seconds)
+            result, error = run_worker(fw, size, args.dtype, args.input, args.threads, args.seconds)
             if result is None:
                 print(f"{size:7s} {fw:9s} skipped ({error})")
                 continue
             results[fw] = result
-            print(f"{size:7s} {fw:9s} {result['ms']:9.2f} {gflop / result['ms'] * 1000:8.1f} {result['mb']:8.0f}", flush=True)
+            print(f"{size:7s} {fw:9s} {result['ms']:9.3f} {gflop / result['ms'] * 1000:8.1f} {result['mb']:8.0f}", flush=True)
         peers = [r["ms"] for fw, r in results.items() if fw != "elman"]
         if "elman" in results and peers:
             ratio = min(peers) / results["elman"]["ms"]
