@@ -7,6 +7,7 @@
 #pragma once
 
 #include <algorithm>
+#include <type_traits>
 
 #include <Eigen/Core>
 
@@ -73,6 +74,22 @@ void pack_a(const View<S>& a, Index i0, Index mc, Index k0, Index kc, S* dst) {
   }
 }
 
+// c[0, nr) [+]= the two packets lo, hi (nr <= their 2 * lanes).
+template <typename P, typename S>
+void store(const P& lo, const P& hi, S* c, Index nr, bool accumulate) {
+  using namespace Eigen::internal;
+  constexpr Index L = Tile<S>::lanes;
+  if (nr == 2 * L) {
+    pstoreu(c, accumulate ? padd(lo, ploadu<P>(c)) : lo);
+    pstoreu(c + L, accumulate ? padd(hi, ploadu<P>(c + L)) : hi);
+    return;
+  }
+  alignas(64) S row[2 * L];
+  pstore(row, lo);
+  pstore(row + L, hi);
+  for (Index j = 0; j < nr; ++j) c[j] = accumulate ? c[j] + row[j] : row[j];
+}
+
 // The register tile: C (R rows, nr <= NR columns, row stride ldc) [+]= A (R, kc) x B panel (kc, NR).
 // A's element (r, k) is at a[r * ars + k * aks]: a packed panel (ars 1, aks MR) or rows read in place
 // (ars the row stride, aks 1). With one or two rows, sums over k modulo 4 or 2 are kept apart, so that
@@ -113,23 +130,38 @@ void tile(Index kc, const S* a, Index ars, Index aks, const S* b, S* c, Index ld
       lo[0][r] = padd(lo[0][r], lo[s][r]);
       hi[0][r] = padd(hi[0][r], hi[s][r]);
     }
-  if (nr == NR) {
-    for (int r = 0; r < R; ++r, c += ldc) {
-      if (accumulate) {
-        lo[0][r] = padd(lo[0][r], ploadu<P>(c));
-        hi[0][r] = padd(hi[0][r], ploadu<P>(c + L));
-      }
-      pstoreu(c, lo[0][r]);
-      pstoreu(c + L, hi[0][r]);
+  for (int r = 0; r < R; ++r, c += ldc) store(lo[0][r], hi[0][r], c, nr, accumulate);
+}
+
+// One row of A (element k at a[k * aks]) times NP consecutive panels of B, into c[0, n). A product
+// with a single row (batch 1) is bound by the latency of its multiply-add chains: the row is read
+// once for all panels, and even and odd k sum apart.
+template <int NP, typename S>
+void row_tile(Index kc, const S* a, Index aks, const S* b, S* c, Index n, bool accumulate) {
+  using namespace Eigen::internal;
+  using P = typename Tile<S>::Packet;
+  constexpr Index L = Tile<S>::lanes, NR = Tile<S>::NR;
+  P acc[2][NP][2];
+  for (int s = 0; s < 2; ++s)
+    for (int q = 0; q < NP; ++q) acc[s][q][0] = acc[s][q][1] = pset1<P>(S(0));
+  const S* panel[NP];
+  for (int q = 0; q < NP; ++q) panel[q] = b + q * kc * NR;
+  auto step = [&](Index k, P(&sum)[NP][2]) {
+    const P x = pset1<P>(a[k * aks]);
+    for (int q = 0; q < NP; ++q) {
+      sum[q][0] = pmadd(x, pload<P>(panel[q] + k * NR), sum[q][0]);
+      sum[q][1] = pmadd(x, pload<P>(panel[q] + k * NR + L), sum[q][1]);
     }
-    return;
+  };
+  Index k = 0;
+  for (; k + 2 <= kc; k += 2) {
+    step(k, acc[0]);
+    step(k + 1, acc[1]);
   }
-  alignas(64) S row[NR];
-  for (int r = 0; r < R; ++r, c += ldc) {
-    pstore(row, lo[0][r]);
-    pstore(row + L, hi[0][r]);
-    for (Index j = 0; j < nr; ++j) c[j] = accumulate ? c[j] + row[j] : row[j];
-  }
+  if (k < kc) step(k, acc[0]);
+  for (int q = 0; q < NP; ++q)
+    store(padd(acc[0][q][0], acc[1][q][0]), padd(acc[0][q][1], acc[1][q][1]), c + q * NR,
+          std::min(NR, n - q * NR), accumulate);
 }
 
 template <typename S>
@@ -171,6 +203,18 @@ void multiply_packed(const View<S>& a, Index k0, Index kc, const S* bp, S* c, In
   for (Index i0 = 0; i0 < a.rows; i0 += T::MC) {
     const Index mc = std::min(T::MC, a.rows - i0);
     if (!in_place) pack_a(a, i0, mc, k0, kc, ap);
+    if (mc == 1) {
+      const S* ar = in_place ? &a(i0, k0) : ap;
+      for (Index j0 = 0; j0 < n; j0 += 3 * T::NR) {
+        const Index panels = std::min<Index>(3, (n - j0 + T::NR - 1) / T::NR);
+        auto run = [&](auto np) { row_tile<decltype(np)::value>(kc, ar, in_place ? 1 : T::MR, bp + j0 * kc,
+                                                                c + i0 * ldc + j0, n - j0, accumulate); };
+        if (panels == 3) run(std::integral_constant<int, 3>());
+        else if (panels == 2) run(std::integral_constant<int, 2>());
+        else run(std::integral_constant<int, 1>());
+      }
+      continue;
+    }
     for (Index j0 = 0; j0 < n; j0 += T::NR) {
       const S* bpanel = bp + j0 * kc;
       for (Index p = 0; p < mc; p += T::MR) {
