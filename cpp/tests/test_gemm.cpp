@@ -1,0 +1,108 @@
+// gemm and PackedB against a plain triple loop in long double, over shapes that cross every edge of
+// the blocking: one row, rows and columns that are not multiples of the register tile, depths past
+// one packed block, transposed and strided operands, accumulate and overwrite.
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "check.hpp"
+#include "elman/gemm.hpp"
+#include "elman/random.hpp"
+
+namespace {
+
+using elman::Index;
+
+template <typename S>
+using Matrix = elman::Matrix<S>;
+
+template <typename S>
+Matrix<S> random_matrix(Index rows, Index cols, elman::Rng& rng) {
+  Matrix<S> m(rows, cols);
+  for (Index i = 0; i < m.size(); ++i) m.data()[i] = static_cast<S>(rng.uniform(-1.0, 1.0));
+  return m;
+}
+
+// c0 + a b, element by element, in long double.
+template <typename S, typename A, typename B>
+Matrix<S> reference(const A& a, const B& b, const Matrix<S>& c0, bool accumulate) {
+  Matrix<S> out(a.rows(), b.cols());
+  for (Index i = 0; i < a.rows(); ++i)
+    for (Index j = 0; j < b.cols(); ++j) {
+      long double sum = accumulate ? c0(i, j) : 0.0L;
+      for (Index k = 0; k < a.cols(); ++k) sum += static_cast<long double>(a(i, k)) * b(k, j);
+      out(i, j) = static_cast<S>(sum);
+    }
+  return out;
+}
+
+// Relative to the size of the terms summed: K roundings of numbers up to 1 in magnitude.
+template <typename S>
+void check_close(const Matrix<S>& got, const Matrix<S>& want, Index K, const std::string& what) {
+  const double tol = 4.0 * (K + 1) * static_cast<double>(Eigen::NumTraits<S>::epsilon());
+  double worst = 0.0;
+  for (Index i = 0; i < got.size(); ++i)
+    worst = std::max(worst, std::abs(static_cast<double>(got.data()[i]) - static_cast<double>(want.data()[i])));
+  char numbers[64];
+  std::snprintf(numbers, sizeof numbers, "%.3g > %.3g", worst, tol);
+  CHECK_MSG(worst <= tol, what + ": max error " + numbers);
+}
+
+template <typename S>
+void shapes() {
+  elman::Rng rng(7);
+  const Index rows[] = {1, 2, 5, 6, 7, 13, 80};
+  const Index depths[] = {1, 3, 31, 256, 300, 530};
+  const Index cols[] = {1, 7, 16, 17, 33, 50};
+  for (Index M : rows)
+    for (Index K : depths)
+      for (Index N : cols)
+        for (int variant = 0; variant < 4; ++variant) {
+          const bool transposed = variant & 1, accumulate = variant & 2;
+          const std::string what = std::string(sizeof(S) == 4 ? "float" : "double") + " M=" + std::to_string(M) +
+                                   " K=" + std::to_string(K) + " N=" + std::to_string(N) +
+                                   (transposed ? " A^T" : "") + (accumulate ? " +=" : " =");
+          // A read through a transpose is packed; a plain one is read in place. B is a block of a
+          // wider matrix, so its rows are not contiguous with each other.
+          const Matrix<S> a_store = transposed ? random_matrix<S>(K, M, rng) : random_matrix<S>(M, K, rng);
+          const Matrix<S> b_wide = random_matrix<S>(K, N + 3, rng);
+          const auto b = b_wide.middleCols(1, N);
+          const Matrix<S> c0 = random_matrix<S>(M, N, rng);
+          const Matrix<S> want = transposed ? reference<S>(a_store.transpose(), b, c0, accumulate)
+                                            : reference<S>(a_store, b, c0, accumulate);
+          Matrix<S> c = c0;
+          if (transposed)
+            elman::gemm(a_store.transpose(), b, c, accumulate);
+          else
+            elman::gemm(a_store, b, c, accumulate);
+          check_close(c, want, K, "gemm " + what);
+
+          elman::PackedB<S> packed;
+          packed.pack(b);
+          c = c0;
+          if (transposed)
+            packed.multiply(a_store.transpose(), c, accumulate);
+          else
+            packed.multiply(a_store, c, accumulate);
+          check_close(c, want, K, "PackedB " + what);
+        }
+}
+
+// A product over nothing (K = 0) leaves c or zeroes it.
+void empty_depth() {
+  Matrix<float> a(3, 0), b(0, 4), c = Matrix<float>::Constant(3, 4, 2.0f);
+  elman::gemm(a, b, c, true);
+  CHECK(c.isConstant(2.0f));
+  elman::gemm(a, b, c, false);
+  CHECK(c.isZero());
+}
+
+}  // namespace
+
+int main() {
+  shapes<float>();
+  shapes<double>();
+  empty_depth();
+  return check::report("test_gemm");
+}
