@@ -1,0 +1,63 @@
+// The activations over a dense sweep of inputs. float's tanh is Eigen's vectorized approximation,
+// which must stay within 1e-6 relative of the exact value; double's must equal std::tanh.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "check.hpp"
+#include "elman/rnn_layer.hpp"
+
+namespace {
+
+template <typename S>
+std::vector<S> sweep() {
+  const long n = 1 << 20;
+  std::vector<S> v(n);
+  for (long i = 0; i < n; ++i) v[i] = static_cast<S>(-12.0 + 24.0 * i / n);
+  v.push_back(S(0));
+  v.push_back(S(1e-30));
+  v.push_back(S(-1e-6));
+  return v;
+}
+
+template <typename S>
+std::vector<S> activated(std::vector<S> v, elman::Nonlinearity f) {
+  elman::activate(elman::mat(v.data(), 1, static_cast<elman::Index>(v.size())), f);
+  return v;
+}
+
+void tanh_float() {
+  const std::vector<float> x = sweep<float>(), y = activated(x, elman::Nonlinearity::Tanh);
+  double worst = 0.0, at = 0.0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double exact = std::tanh(static_cast<double>(x[i]));
+    const double rel = exact == 0.0 ? std::abs(y[i]) : std::abs(y[i] - exact) / std::abs(exact);
+    if (rel > worst) worst = rel, at = x[i];
+  }
+  char message[80];
+  std::snprintf(message, sizeof message, "relative error %.3g at x = %.9g", worst, at);
+  CHECK_MSG(worst <= 1e-6, std::string(message));
+}
+
+void tanh_double() {
+  const std::vector<double> x = sweep<double>(), y = activated(x, elman::Nonlinearity::Tanh);
+  size_t differ = 0;
+  for (size_t i = 0; i < x.size(); ++i) differ += y[i] != std::tanh(x[i]);
+  CHECK_MSG(differ == 0, std::to_string(differ) + " values differ from std::tanh");
+}
+
+void relu() {
+  const std::vector<double> x = sweep<double>(), y = activated(x, elman::Nonlinearity::Relu);
+  for (size_t i = 0; i < x.size(); ++i) CHECK(y[i] == std::max(x[i], 0.0));
+}
+
+}  // namespace
+
+int main() {
+  tanh_float();
+  tanh_double();
+  relu();
+  return check::report("test_activation");
+}
