@@ -170,7 +170,7 @@ class Model {
     }
     grow(ws_.dy, rows * config_.output_size);
     grow(ws_.grad_a, rows * width);
-    grow(ws_.grad_b, rows * width);
+    if (L > 1) grow(ws_.grad_b, rows * width);  // dL/dX of the layers above the first
     grow(ws_.dstate, s.batch * config_.hidden_size);
   }
 
