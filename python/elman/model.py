@@ -231,17 +231,16 @@ class _Batch:
         x = check.array("x", x)
         tokens = x.dtype.kind in "iu"
         self.unbatched = x.ndim == (1 if tokens else 2)
-        features = "" if tokens else f", {model.input_size}"
-        expected = f"{self._layout()}{features})"
         if self.unbatched:
             x = x[:, None]
         elif x.ndim != (2 if tokens else 3):
+            features = "" if tokens else f", {model.input_size}"
             hint = "" if tokens else "; integer tokens are (T, B) without a feature axis"
-            raise ValueError(
-                f"x has shape {check.shape_str(x.shape)}; expected {expected} or (T{features}) for one sequence{hint}"
-            )
+            raise ValueError(f"x has shape {check.shape_str(x.shape)}; expected {self._layout()}{features}) or "
+                             f"(T{features}) for one sequence{hint}")  # fmt: skip
         if not tokens and x.shape[2] != model.input_size:
-            raise ValueError(f"x has shape {check.shape_str(self._user(x).shape)}; expected {expected}")
+            raise ValueError(f"x has shape {check.shape_str(self._user(x).shape)}; "
+                             f"expected {self._layout()}, {model.input_size})")  # fmt: skip
         x = self._time_major(x)
         self.x = np.ascontiguousarray(x, dtype=np.int64 if tokens else model.dtype)
         self.steps, self.batch = x.shape[0], x.shape[1]

@@ -70,68 +70,64 @@ void pack_a(const View<S>& a, Index i0, Index mc, Index k0, Index kc, S* dst) {
   for (Index p = 0; p < mc; p += MR) {
     const Index mr = std::min(MR, mc - p);
     const S* src = &a(i0 + p, k0);
+    if (mr == MR && a.rs == 1) {  // a transposed operand: each k's MR values are adjacent
+      for (Index k = 0; k < kc; ++k, dst += MR, src += a.cs)
+        for (Index r = 0; r < MR; ++r) dst[r] = src[r];
+      continue;
+    }
     for (Index k = 0; k < kc; ++k, dst += MR, src += a.cs)
       for (Index r = 0; r < MR; ++r) dst[r] = r < mr ? src[r * a.rs] : S(0);
   }
 }
 
-// c[0, nr) [+]= the two packets lo, hi (nr <= their 2 * lanes).
-template <typename P, typename S>
-void store(const P& lo, const P& hi, S* c, Index nr, bool accumulate) {
+// c[0, nr) [+]= the W packets v (nr <= W * lanes).
+template <int W, typename P, typename S>
+EIGEN_ALWAYS_INLINE void store(const P (&v)[W], S* c, Index nr, bool accumulate) {
   using namespace Eigen::internal;
   constexpr Index L = Tile<S>::lanes;
-  if (nr == 2 * L) {
-    pstoreu(c, accumulate ? padd(lo, ploadu<P>(c)) : lo);
-    pstoreu(c + L, accumulate ? padd(hi, ploadu<P>(c + L)) : hi);
+  if (nr == W * L) {
+    for (int w = 0; w < W; ++w) pstoreu(c + w * L, accumulate ? padd(v[w], ploadu<P>(c + w * L)) : v[w]);
     return;
   }
-  alignas(64) S row[2 * L];
-  pstore(row, lo);
-  pstore(row + L, hi);
+  alignas(64) S row[W * L];
+  for (int w = 0; w < W; ++w) pstore(row + w * L, v[w]);
   for (Index j = 0; j < nr; ++j) c[j] = accumulate ? c[j] + row[j] : row[j];
 }
 
-// The register tile: C (R rows, nr <= NR columns, row stride ldc) [+]= A (R, kc) x B panel (kc, NR).
+// The register tile: C (R rows, nr <= W * lanes columns, row stride ldc) [+]= A (R, kc) x B panel
+// (kc, NR), of which the first W packets are used (W = 1 for a last panel at most half full).
 // A's element (r, k) is at a[r * ars + k * aks]: a packed panel (ars 1, aks MR) or rows read in place
 // (ars the row stride, aks 1). With one or two rows, sums over k modulo 4 or 2 are kept apart, so that
 // the chains of dependent multiply-adds stay short enough for the FMA units to overlap them.
-template <int R, typename S>
+template <int R, int W, typename S>
 void tile(Index kc, const S* a, Index ars, Index aks, const S* b, S* c, Index ldc, Index nr, bool accumulate) {
   using namespace Eigen::internal;
   using P = typename Tile<S>::Packet;
   constexpr Index L = Tile<S>::lanes, NR = Tile<S>::NR;
   constexpr int sets = R == 1 ? 4 : R == 2 ? 2 : 1;
-  P lo[sets][R], hi[sets][R];
+  P acc[sets][R][W];
   for (int s = 0; s < sets; ++s)
-    for (int r = 0; r < R; ++r) lo[s][r] = hi[s][r] = pset1<P>(S(0));
+    for (int r = 0; r < R; ++r)
+      for (int w = 0; w < W; ++w) acc[s][r][w] = pset1<P>(S(0));
   const S* ar[R];
   for (int r = 0; r < R; ++r) ar[r] = a + r * ars;
-  Index k = 0;
-#pragma GCC unroll 2
-  for (; k + sets <= kc; k += sets) {
-    for (int s = 0; s < sets; ++s, b += NR) {
-      const P b0 = pload<P>(b), b1 = pload<P>(b + L);
-      for (int r = 0; r < R; ++r) {
-        const P x = pset1<P>(ar[r][(k + s) * aks]);
-        lo[s][r] = pmadd(x, b0, lo[s][r]);
-        hi[s][r] = pmadd(x, b1, hi[s][r]);
-      }
-    }
-  }
-  for (; k < kc; ++k, b += NR) {
-    const P b0 = pload<P>(b), b1 = pload<P>(b + L);
+  auto step = [&](Index k, P(&sum)[R][W]) {
+    P bw[W];
+    for (int w = 0; w < W; ++w) bw[w] = pload<P>(b + k * NR + w * L);
     for (int r = 0; r < R; ++r) {
       const P x = pset1<P>(ar[r][k * aks]);
-      lo[0][r] = pmadd(x, b0, lo[0][r]);
-      hi[0][r] = pmadd(x, b1, hi[0][r]);
+      for (int w = 0; w < W; ++w) sum[r][w] = pmadd(x, bw[w], sum[r][w]);
     }
-  }
+  };
+  Index k = 0;
+#pragma GCC unroll 2
+  for (; k + sets <= kc; k += sets)
+    for (int s = 0; s < sets; ++s) step(k + s, acc[s]);
+  for (; k < kc; ++k) step(k, acc[0]);
   for (int s = 1; s < sets; ++s)
-    for (int r = 0; r < R; ++r) {
-      lo[0][r] = padd(lo[0][r], lo[s][r]);
-      hi[0][r] = padd(hi[0][r], hi[s][r]);
-    }
-  for (int r = 0; r < R; ++r, c += ldc) store(lo[0][r], hi[0][r], c, nr, accumulate);
+    for (int r = 0; r < R; ++r)
+      for (int w = 0; w < W; ++w) acc[0][r][w] = padd(acc[0][r][w], acc[s][r][w]);
+  for (int r = 0; r < R; ++r, c += ldc) store(acc[0][r], c, nr, accumulate);
 }
 
 // One row of A (element k at a[k * aks]) times NP consecutive panels of B, into c[0, n). A product
@@ -160,22 +156,23 @@ void row_tile(Index kc, const S* a, Index aks, const S* b, S* c, Index n, bool a
     step(k + 1, acc[1]);
   }
   if (k < kc) step(k, acc[0]);
-  for (int q = 0; q < NP; ++q)
-    store(padd(acc[0][q][0], acc[1][q][0]), padd(acc[0][q][1], acc[1][q][1]), c + q * NR,
-          std::min(NR, n - q * NR), accumulate);
+  for (int q = 0; q < NP; ++q) {
+    const P sum[2] = {padd(acc[0][q][0], acc[1][q][0]), padd(acc[0][q][1], acc[1][q][1])};
+    store(sum, c + q * NR, std::min(NR, n - q * NR), accumulate);
+  }
 }
 
-template <typename S>
+template <int W, typename S>
 void tile_rows(Index rows, Index kc, const S* a, Index ars, Index aks, const S* b, S* c, Index ldc, Index nr,
                bool accumulate) {
   static_assert(Tile<S>::MR == 6, "one case per row count below");
   switch (rows) {
-    case 1: return tile<1>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
-    case 2: return tile<2>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
-    case 3: return tile<3>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
-    case 4: return tile<4>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
-    case 5: return tile<5>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
-    default: return tile<6>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
+    case 1: return tile<1, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
+    case 2: return tile<2, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
+    case 3: return tile<3, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
+    case 4: return tile<4, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
+    case 5: return tile<5, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
+    default: return tile<6, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
   }
 }
 
@@ -220,8 +217,12 @@ void multiply_packed(const View<S>& a, Index k0, Index kc, const S* bp, S* c, In
       const S* bpanel = bp + j0 * kc;
       for (Index p = 0; p < mc; p += T::MR) {
         const S* ar = in_place ? &a(i0 + p, k0) : ap + p * kc;
-        tile_rows(std::min(T::MR, mc - p), kc, ar, in_place ? a.rs : 1, in_place ? 1 : T::MR, bpanel,
-                  c + (i0 + p) * ldc + j0, ldc, std::min(T::NR, n - j0), accumulate);
+        const Index rows = std::min(T::MR, mc - p), nr = std::min(T::NR, n - j0);
+        S* ct = c + (i0 + p) * ldc + j0;
+        if (nr <= T::lanes)
+          tile_rows<1>(rows, kc, ar, in_place ? a.rs : 1, in_place ? 1 : T::MR, bpanel, ct, ldc, nr, accumulate);
+        else
+          tile_rows<2>(rows, kc, ar, in_place ? a.rs : 1, in_place ? 1 : T::MR, bpanel, ct, ldc, nr, accumulate);
       }
     }
   }
