@@ -347,9 +347,12 @@ void bind_optimizer(py::module_& m, const char* name) {
 
 }  // namespace
 
-PYBIND11_MODULE(_core, m) {
+// CMakeLists.txt builds this file as one module, _core, or with ELMAN_DISPATCH as two, _core_baseline
+// and _core_avx2; ELMAN_MODULE is the name and ELMAN_KERNELS what elman.kernels reports.
+PYBIND11_MODULE(ELMAN_MODULE, m) {
   m.doc() = "elman's native core: the C++/Eigen Elman RNN";
   m.attr("__version__") = elman::version;
+  m.attr("kernels") = ELMAN_KERNELS;
   py::register_exception<elman::NonFiniteError>(m, "NonFiniteError", PyExc_FloatingPointError);
   bind_optimizer<float>(m, "OptimizerF32");
   bind_optimizer<double>(m, "OptimizerF64");

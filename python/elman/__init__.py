@@ -2,16 +2,23 @@
 
 import os as _os
 
-from . import _core, data, optim
-from ._core import NonFiniteError
-from .clip import clip_grad_norm, clip_grad_value
-from .files import load_model as load
-from .interop import export_onnx
-from .model import RNN
-from .params import ParamDict
-from .train import Cosine, StepDecay, Trainer, Warmup
+from ._kernels import load_core as _load_core
+
+_load_core()  # elman._core: the build of the native module this CPU runs (see _kernels.py)
+
+from . import _core, data, optim  # noqa: E402
+from ._core import NonFiniteError  # noqa: E402
+from .clip import clip_grad_norm, clip_grad_value  # noqa: E402
+from .files import load_model as load  # noqa: E402
+from .interop import export_onnx  # noqa: E402
+from .model import RNN  # noqa: E402
+from .params import ParamDict  # noqa: E402
+from .train import Cosine, StepDecay, Trainer, Warmup  # noqa: E402
 
 __version__ = _core.__version__
+kernels: str = _core.kernels
+"""The native kernels in use: "avx2" or "baseline" (any x86-64 CPU) from a wheel, which chooses by CPU
+unless the environment variable ELMAN_KERNELS names one; "native" from a source build."""
 
 
 def set_num_threads(n: int) -> None:
@@ -44,6 +51,7 @@ __all__ = [
     "export_onnx",
     "load",
     "get_num_threads",
+    "kernels",
     "optim",
     "set_num_threads",
     "__version__",

@@ -1,4 +1,6 @@
-# Types of the native module built from cpp/bindings/module.cpp; keep the two in step.
+# Types of the native module built from cpp/bindings/module.cpp; keep the two in step. A wheel with
+# runtime dispatch holds two builds of it, _core_avx2 and _core_baseline, and _kernels.py registers the
+# one in use as elman._core.
 from collections.abc import Sequence
 from typing import Any, Literal, overload
 
@@ -6,6 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __version__: str
+kernels: str  # "native", "baseline" or "avx2": what the module was compiled for
 
 class NonFiniteError(FloatingPointError):
     """A loss or gradient that is not finite: train_step left the weights as they were."""
