@@ -6,8 +6,9 @@ each in its own process, in one run.
     python benchmarks/train_step.py --sizes tiny,small --dtype float64 --threads 1
     python benchmarks/train_step.py --input tokens        # class ids in, cross-entropy (language models)
 
-Prints ms/step (median), GFLOP/s (6·T·B·(I·H + H·H + H·O) per step), the growth of peak memory
-during the steps, and best-peer-time / elman-time; the machine's sgemm rate (1024 x 1024 float32,
+Prints ms/step (the median over --rounds interleaved runs of each run's median), GFLOP/s
+(6·T·B·(I·H + H·H + H·O) per step), the growth of peak memory during the steps, and
+best-peer-time / elman-time; the machine's sgemm rate (1024 x 1024 float32,
 torch.matmul where torch is installed, else numpy) is the ceiling. Peers that are not installed
 are skipped.
 """
@@ -208,6 +209,7 @@ def main() -> int:
                         help="tokens: I-way class ids in (one-hot for the peers), cross-entropy on O classes")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per framework and size")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each framework per size, interleaved")
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
     parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -222,23 +224,39 @@ def main() -> int:
     print(f"{args.dtype}, {args.input} input, {args.threads} threads; sgemm ceiling {rate:.0f} GFLOP/s ({how})")
     header = f"{'size':7s} {'framework':9s} {'ms/step':>9s} {'GFLOP/s':>8s} {'peak MB':>8s}"
     print(header)
+    frameworks = args.frameworks.split(",")
     for size in args.sizes.split(","):
         gflop = flops(*SIZES[size]) / 1e9
+        # Rounds interleave the frameworks, so that a burst of load from elsewhere on a shared machine
+        # hits one round of each rather than all of one framework's time; each reports the median of
+        # its round medians.
+        rounds: dict[str, list[dict]] = {fw: [] for fw in frameworks}
+        errors = {}
+        for _ in range(args.rounds):
+            for fw in frameworks:
+                if fw in errors:
+                    continue
+                result, error = run_worker(fw, size, args.dtype, args.input, args.threads, args.seconds / args.rounds)
+                if result is None:
+                    errors[fw] = error
+                else:
+                    rounds[fw].append(result)
         results = {}
-        for fw in args.frameworks.split(","):
-            result, error = run_worker(fw, size, args.dtype, args.input, args.threads, args.seconds)
-            if result is None:
-                print(f"{size:7s} {fw:9s} skipped ({error})")
+        for fw in frameworks:
+            if fw in errors:
+                print(f"{size:7s} {fw:9s} skipped ({errors[fw]})")
                 continue
-            results[fw] = result
-            print(f"{size:7s} {fw:9s} {result['ms']:9.3f} {gflop / result['ms'] * 1000:8.1f} {result['mb']:8.0f}", flush=True)
-        peers = [r["ms"] for fw, r in results.items() if fw != "elman"]
+            ms = statistics.median(r["ms"] for r in rounds[fw])
+            results[fw] = ms
+            mb = max(r["mb"] for r in rounds[fw])
+            print(f"{size:7s} {fw:9s} {ms:9.3f} {gflop / ms * 1000:8.1f} {mb:8.0f}", flush=True)
+        peers = [ms for fw, ms in results.items() if fw != "elman"]
         if "elman" in results and peers:
-            ratio = min(peers) / results["elman"]["ms"]
+            ratio = min(peers) / results["elman"]
             extra = ""
             if size == "large" and rate == rate:
-                extra = f", {100 * gflop / results['elman']['ms'] * 1000 / rate:.0f}% of sgemm"
-            print(f"{size:7s} best peer / elman = {ratio:.2f}x{extra}")
+                extra = f", {100 * gflop / results['elman'] * 1000 / rate:.0f}% of sgemm"
+            print(f"{size:7s} best peer / elman = {ratio:.2f}x{extra}", flush=True)
     return 0
 
 
