@@ -1,6 +1,7 @@
 // elman._core: converts numpy arrays to the core's views and validates their shapes. No math here.
 // Every heavy call releases the GIL; calls on one model are serialized by its mutex.
 #include <cstdint>
+#include <initializer_list>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -30,11 +31,15 @@ std::string shape_str(const py::array& a) {
   return out.str();
 }
 
-void expect_shape(const py::array& a, const char* name, std::vector<Index> shape, const char* expected) {
+// shape's -1 entries match any size; expected() describes the shape for the message, built only on
+// failure (this runs on every call).
+template <typename Expected>
+void expect_shape(const py::array& a, const char* name, std::initializer_list<Index> shape, Expected expected) {
   bool ok = a.ndim() == static_cast<py::ssize_t>(shape.size());
-  for (size_t i = 0; ok && i < shape.size(); ++i) ok = shape[i] < 0 || a.shape(i) == shape[i];
+  py::ssize_t i = 0;
+  for (auto it = shape.begin(); ok && it != shape.end(); ++it, ++i) ok = *it < 0 || a.shape(i) == *it;
   if (!ok)
-    throw py::value_error(std::string(name) + " has shape " + shape_str(a) + "; expected " + expected);
+    throw py::value_error(std::string(name) + " has shape " + shape_str(a) + "; expected " + expected());
 }
 
 // The array as a C-contiguous array of T, converted if needed; TypeError if it cannot be.
@@ -83,7 +88,7 @@ class PyModel {
     Index T, B;
     if (is_integer(x)) {
       in.tokens = convert<std::int64_t>(x, "x");
-      expect_shape(*in.tokens, "x", {-1, -1}, "(T, B) integer tokens");
+      expect_shape(*in.tokens, "x", {-1, -1}, [] { return "(T, B) integer tokens"; });
       in.batch.tokens = in.tokens->data();
       T = x.shape(0), B = x.shape(1);
     } else {
@@ -92,8 +97,7 @@ class PyModel {
         throw py::type_error("x has dtype " + py::str(x.dtype()).cast<std::string>() +
                              "; expected real numbers or integer tokens");
       in.x = convert<S>(x, "x");
-      expect_shape(*in.x, "x", {-1, -1, c.input_size},
-                   ("(T, B, " + std::to_string(c.input_size) + ")").c_str());
+      expect_shape(*in.x, "x", {-1, -1, c.input_size}, [&] { return "(T, B, " + std::to_string(c.input_size) + ")"; });
       in.batch.x = in.x->data();
       T = x.shape(0), B = x.shape(1);
     }
@@ -102,16 +106,16 @@ class PyModel {
     if (!h0.is_none()) {
       in.h0 = convert<S>(h0, "h0");
       const Index layers = c.num_layers * c.directions();
-      expect_shape(*in.h0, "h0", {layers, B, c.hidden_size},
-                   ("(" + std::to_string(layers) + ", " + std::to_string(B) + ", " +
-                    std::to_string(c.hidden_size) + ")").c_str());
+      expect_shape(*in.h0, "h0", {layers, B, c.hidden_size}, [&] {
+        return "(" + std::to_string(layers) + ", " + std::to_string(B) + ", " + std::to_string(c.hidden_size) + ")";
+      });
       in.batch.h0 = in.h0->data();
     }
     if (!lengths.is_none()) {
       if (!py::isinstance<py::array>(lengths) || !is_integer(py::reinterpret_borrow<py::array>(lengths)))
         throw py::type_error("lengths must be an array of integers");
       in.lengths = convert<std::int64_t>(lengths, "lengths");
-      expect_shape(*in.lengths, "lengths", {B}, ("(" + std::to_string(B) + ",)").c_str());
+      expect_shape(*in.lengths, "lengths", {B}, [&] { return "(" + std::to_string(B) + ",)"; });
       in.batch.steps.lengths = in.lengths->data();
     }
     return in;
@@ -146,8 +150,9 @@ class PyModel {
         throw py::type_error("target has dtype " + py::str(target.dtype()).cast<std::string>() +
                              "; expected real numbers for loss 'mse'");
       out.values = convert<S>(target, "target");
-      expect_shape(*out.values, "target", {T, B, O},
-                   ("(" + std::to_string(T) + ", " + std::to_string(B) + ", " + std::to_string(O) + "), like y").c_str());
+      expect_shape(*out.values, "target", {T, B, O}, [&] {
+        return "(" + std::to_string(T) + ", " + std::to_string(B) + ", " + std::to_string(O) + "), like y";
+      });
       out.target.values = out.values->data();
     } else {
       if (!is_integer(target))
@@ -155,7 +160,7 @@ class PyModel {
                              "; expected integer class indices for loss 'cross_entropy'");
       out.classes = convert<std::int64_t>(target, "target");
       expect_shape(*out.classes, "target", {T, B},
-                   ("(" + std::to_string(T) + ", " + std::to_string(B) + ") class indices").c_str());
+                   [&] { return "(" + std::to_string(T) + ", " + std::to_string(B) + ") class indices"; });
       out.target.classes = out.classes->data();
     }
     return out;

@@ -228,24 +228,36 @@ class _Batch:
 
     def __init__(self, model: RNN, x, h0, lengths):
         self.model = model
+        self.unbatched = False
+        self.x = x if self._ready(x) else self._converted(x)
+        self.steps, self.batch = self.x.shape[0], self.x.shape[1]
+        self.h0 = None if h0 is None else self._h0(h0)
+        self.lengths = None if lengths is None else self._lengths(lengths)
+
+    def _ready(self, x) -> bool:
+        """Whether x already is a (T, B, I) C-contiguous array of the model's dtype, which _converted
+        would pass through unchanged: a training loop's common case, spared _converted's checks (a
+        tenth of a tiny model's step)."""
+        m = self.model
+        return type(x) is np.ndarray and x.ndim == 3 and x.dtype == m.dtype and x.shape[2] == m.input_size \
+            and x.flags.c_contiguous and not m.batch_first  # fmt: skip
+
+    def _converted(self, x) -> np.ndarray:
+        m = self.model
         x = check.array("x", x)
         tokens = x.dtype.kind in "iu"
         self.unbatched = x.ndim == (1 if tokens else 2)
         if self.unbatched:
             x = x[:, None]
         elif x.ndim != (2 if tokens else 3):
-            features = "" if tokens else f", {model.input_size}"
+            features = "" if tokens else f", {m.input_size}"
             hint = "" if tokens else "; integer tokens are (T, B) without a feature axis"
             raise ValueError(f"x has shape {check.shape_str(x.shape)}; expected {self._layout()}{features}) or "
                              f"(T{features}) for one sequence{hint}")  # fmt: skip
-        if not tokens and x.shape[2] != model.input_size:
+        if not tokens and x.shape[2] != m.input_size:
             raise ValueError(f"x has shape {check.shape_str(self._user(x).shape)}; "
-                             f"expected {self._layout()}, {model.input_size})")  # fmt: skip
-        x = self._time_major(x)
-        self.x = np.ascontiguousarray(x, dtype=np.int64 if tokens else model.dtype)
-        self.steps, self.batch = x.shape[0], x.shape[1]
-        self.h0 = None if h0 is None else self._h0(h0)
-        self.lengths = None if lengths is None else self._lengths(lengths)
+                             f"expected {self._layout()}, {m.input_size})")  # fmt: skip
+        return np.ascontiguousarray(self._time_major(x), dtype=np.int64 if tokens else m.dtype)
 
     def _layout(self) -> str:
         return "(B, T" if self.model.batch_first else "(T, B"
