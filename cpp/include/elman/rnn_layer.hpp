@@ -113,7 +113,7 @@ void rnn_backward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity
     const Index n = b1 - b0;
     for (Index i = 0; i < T; ++i) {
       const Index t = reverse ? i : T - 1 - i, previous = reverse ? t + 1 : t - 1;  // forward order, backwards
-      auto d = da.middleRows(t * B + b0, n);  // (n, H): dL/dH_t, all of it once step t+1 has added its part
+      auto d = da.middleRows(t * B + b0, n);  // (n, H): dL/dH_t, complete once the next step has added its part
       if (s.lengths)
         for (Index b = b0; b < b1; ++b)
           if (!s.valid(t, b)) d.row(b - b0).setZero();
