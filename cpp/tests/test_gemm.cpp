@@ -96,6 +96,14 @@ void empty_depth() {
   CHECK(c.isConstant(2.0f));
   elman::gemm(a, b, c, false);
   CHECK(c.isZero());
+
+  elman::PackedB<float> packed;
+  packed.pack(b);
+  c.setConstant(2.0f);
+  packed.multiply(a, c, true);
+  CHECK(c.isConstant(2.0f));
+  packed.multiply(a, c, false);
+  CHECK(c.isZero());
 }
 
 }  // namespace

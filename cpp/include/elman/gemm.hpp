@@ -198,6 +198,7 @@ void multiply_packed(const View<S>& a, Index k0, Index kc, const S* bp, S* c, In
   using T = Tile<S>;
   const bool in_place = a.cs == 1;
   S* ap = in_place ? nullptr : scratch<S>(0, T::MC * T::KC);
+  const Index ars = in_place ? a.rs : 1, aks = in_place ? 1 : T::MR;  // A's element (r, k), as tile() reads it
   for (Index i0 = 0; i0 < a.rows; i0 += T::MC) {
     const Index mc = std::min(T::MC, a.rows - i0);
     if (!in_place) pack_a(a, i0, mc, k0, kc, ap);
@@ -205,8 +206,9 @@ void multiply_packed(const View<S>& a, Index k0, Index kc, const S* bp, S* c, In
       const S* ar = in_place ? &a(i0, k0) : ap;
       for (Index j0 = 0; j0 < n; j0 += 3 * T::NR) {
         const Index panels = std::min<Index>(3, (n - j0 + T::NR - 1) / T::NR);
-        auto run = [&](auto np) { row_tile<decltype(np)::value>(kc, ar, in_place ? 1 : T::MR, bp + j0 * kc,
-                                                                c + i0 * ldc + j0, n - j0, accumulate); };
+        auto run = [&](auto np) {
+          row_tile<decltype(np)::value>(kc, ar, aks, bp + j0 * kc, c + i0 * ldc + j0, n - j0, accumulate);
+        };
         if (panels == 3) run(std::integral_constant<int, 3>());
         else if (panels == 2) run(std::integral_constant<int, 2>());
         else run(std::integral_constant<int, 1>());
@@ -220,18 +222,24 @@ void multiply_packed(const View<S>& a, Index k0, Index kc, const S* bp, S* c, In
         const Index rows = std::min(T::MR, mc - p), nr = std::min(T::NR, n - j0);
         S* ct = c + (i0 + p) * ldc + j0;
         if (nr <= T::lanes)
-          tile_rows<1>(rows, kc, ar, in_place ? a.rs : 1, in_place ? 1 : T::MR, bpanel, ct, ldc, nr, accumulate);
+          tile_rows<1>(rows, kc, ar, ars, aks, bpanel, ct, ldc, nr, accumulate);
         else
-          tile_rows<2>(rows, kc, ar, in_place ? a.rs : 1, in_place ? 1 : T::MR, bpanel, ct, ldc, nr, accumulate);
+          tile_rows<2>(rows, kc, ar, ars, aks, bpanel, ct, ldc, nr, accumulate);
       }
     }
   }
 }
 
+// Checks c's shape and handles the products with nothing to multiply: true if there is work left.
 template <typename C>
-void check_output(const C& c, Index rows, Index cols) {
+bool prepare_output(C& c, Index rows, Index depth, Index cols, bool accumulate) {
   eigen_assert(c.rows() == rows && c.cols() == cols && c.colStride() == 1);
-  (void)c, (void)rows, (void)cols;
+  if (rows == 0 || cols == 0) return false;
+  if (depth == 0) {
+    if (!accumulate) c.setZero();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace gemm_detail
@@ -244,12 +252,7 @@ void gemm(const A& a, const B& b, C&& c, bool accumulate) {
   using T = gemm_detail::Tile<S>;
   const gemm_detail::View<S> av = gemm_detail::view(a), bv = gemm_detail::view(b);
   eigen_assert(av.cols == bv.rows);
-  gemm_detail::check_output(c, av.rows, bv.cols);
-  if (av.rows == 0 || bv.cols == 0) return;
-  if (bv.rows == 0) {
-    if (!accumulate) c.setZero();
-    return;
-  }
+  if (!gemm_detail::prepare_output(c, av.rows, bv.rows, bv.cols, accumulate)) return;
   S* bp = gemm_detail::scratch<S>(1, T::KC * gemm_detail::round_up(bv.cols, T::NR));
   for (Index k0 = 0; k0 < bv.rows; k0 += T::KC) {
     const Index kc = std::min(T::KC, bv.rows - k0);
@@ -281,7 +284,7 @@ class PackedB {
     using T = gemm_detail::Tile<S>;
     const gemm_detail::View<S> av = gemm_detail::view(a);
     eigen_assert(av.cols == rows_);
-    gemm_detail::check_output(c, av.rows, cols_);
+    if (!gemm_detail::prepare_output(c, av.rows, rows_, cols_, accumulate)) return;
     const Index width = gemm_detail::round_up(cols_, T::NR);
     for (Index k0 = 0; k0 < rows_; k0 += T::KC)
       gemm_detail::multiply_packed(av, k0, std::min(T::KC, rows_ - k0), data_.data() + k0 * width, c.data(),
@@ -292,5 +295,14 @@ class PackedB {
   Index rows_ = 0, cols_ = 0;
   Buffer<S> data_;
 };
+
+// b packed into this thread's scratch PackedB, valid until this thread packs again: a factor reused
+// throughout one call (W_hh over a pass), whose other threads read it through the reference.
+template <typename S, typename B>
+const PackedB<S>& packed_scratch(const B& b) {
+  thread_local PackedB<S> scratch;
+  scratch.pack(b);
+  return scratch;
+}
 
 }  // namespace elman

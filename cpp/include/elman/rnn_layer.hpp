@@ -66,10 +66,8 @@ void rnn_forward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity 
     }
   });
   // 2. The recurrence: each thread runs every step for its own sequences b0..b1, all with W_hh^T
-  //    packed once (by this thread, into its scratch, which the others read through the reference).
-  thread_local PackedB<S> scratch;
-  const PackedB<S>& w_hh_t = scratch;
-  scratch.pack(w.W_hh.transpose());
+  //    packed once.
+  const PackedB<S>& w_hh_t = packed_scratch<S>(w.W_hh.transpose());
   parallel_for(B, double(s.rows()) * H * H, [&](Index b0, Index b1) {
     const Index n = b1 - b0;
     auto st = state.middleRows(b0, n);
@@ -106,9 +104,7 @@ void rnn_backward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity
   const Index B = s.batch, T = s.steps, H = w.W_hh.rows(), I = w.W_xh.cols();
   // 1. Back through time, each thread for its own sequences (one thread when measuring the flow,
   //    which sums over the whole batch at every step).
-  thread_local PackedB<S> scratch;
-  const PackedB<S>& w_hh = scratch;
-  scratch.pack(w.W_hh);
+  const PackedB<S>& w_hh = packed_scratch<S>(w.W_hh);
   parallel_for(B, flow ? 0.0 : double(s.rows()) * H * H, [&](Index b0, Index b1) {
     const Index n = b1 - b0;
     for (Index i = 0; i < T; ++i) {
