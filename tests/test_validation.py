@@ -88,14 +88,24 @@ def test_bad_forward_inputs(model, bad, error, match):
     assert_untouched(model, lambda: model.forward(**args), error, match)
 
 
+def training_call(model, name):
+    """loss_and_grad, or train_step with SGD: arrays of the model's dtype take train_step's shortcut
+    to the core, whose own checks must give the same errors."""
+    if name == "loss_and_grad":
+        return model.loss_and_grad
+    opt = elman.optim.SGD(model, lr=0.1)
+    return lambda x, target, **kwargs: model.train_step(x, target, opt, clip_value=1.0, **kwargs)
+
+
+@pytest.mark.parametrize("call", ["loss_and_grad", "train_step"])
 @pytest.mark.parametrize("bad,error,match", BAD_FORWARD)
-def test_bad_training_inputs(model, bad, error, match):
+def test_bad_training_inputs(model, bad, error, match, call):
     model.loss_and_grad(GOOD_X, np.ones((T, B, 2)))  # gradients that a failed call must not touch
     args = {"x": GOOD_X, "h0": None, "lengths": None, **bad}
     x = args["x"]
     steps_and_batch = x.shape[:2] if isinstance(x, np.ndarray) and x.ndim >= 2 else (T, B)
     target = np.zeros((*steps_and_batch, 2))
-    assert_untouched(model, lambda: model.loss_and_grad(args.pop("x"), target, **args), error, match)
+    assert_untouched(model, lambda: training_call(model, call)(args.pop("x"), target, **args), error, match)
 
 
 @pytest.mark.parametrize(
@@ -112,9 +122,10 @@ def test_bad_training_inputs(model, bad, error, match):
         (np.zeros((T, B, 2)), {"reduction": "max"}, ValueError, "reduction is 'max'"),
     ],
 )
-def test_bad_targets(model, target, kwargs, error, match):
+@pytest.mark.parametrize("call", ["loss_and_grad", "train_step"])
+def test_bad_targets(model, target, kwargs, error, match, call):
     model.loss_and_grad(GOOD_X, np.ones((T, B, 2)))
-    assert_untouched(model, lambda: model.loss_and_grad(GOOD_X, target, **kwargs), error, match)
+    assert_untouched(model, lambda: training_call(model, call)(GOOD_X, target, **kwargs), error, match)
 
 
 def test_padding_is_not_validated(model):

@@ -204,6 +204,12 @@ class RNN:
             raise ValueError("opt was built for another model; expected an optimizer of this model")
         clip_value = -1.0 if clip_value is None else check.real("clip_value", clip_value, 0.0)
         clip_norm = -1.0 if clip_norm is None else check.real("clip_norm", clip_norm, 0.0)
+        if h0 is None and lengths is None and _core_layout(self, x, target):
+            # A training loop's common case, which _prepared would pass through unchanged; the core
+            # checks shapes and contiguity itself (copying a non-contiguous array, as _prepared would).
+            check.choice("loss", loss, _LOSSES)
+            check.choice("reduction", reduction, _REDUCTIONS)
+            return self._core.train_step(x, target, opt._core, loss, reduction, clip_value, clip_norm, None, None)
         batch, target = self._prepared(x, target, loss, reduction, h0, lengths)
         value, h_n = self._core.train_step(batch.x, target, opt._core, loss, reduction, clip_value, clip_norm,
                                            batch.h0, batch.lengths)  # fmt: skip
@@ -218,6 +224,13 @@ class RNN:
         check.choice("reduction", reduction, _REDUCTIONS)
         batch = self._batch(x, h0, lengths)
         return batch, batch.target(target, loss)
+
+
+def _core_layout(m: RNN, x, target) -> bool:
+    """Whether x and target are arrays the core takes as they are: x (T, B, ...) of the model's dtype,
+    time-major, and target of the model's dtype (mse) or of integers (cross-entropy)."""
+    return type(x) is np.ndarray and type(target) is np.ndarray and x.ndim == 3 and not m.batch_first \
+        and x.dtype == m.dtype and (target.dtype == m.dtype or target.dtype.kind in "iu")  # fmt: skip
 
 
 class _Batch:
