@@ -22,14 +22,17 @@ std::vector<S> sweep() {
   return v;
 }
 
+// f over v as the forward recurrence applies it, in packets (v as one long row) or one element at a
+// time (v as a column): both must meet the same bounds.
 template <typename S>
-std::vector<S> activated(std::vector<S> v, elman::Nonlinearity f) {
-  elman::activate(elman::mat(v.data(), 1, static_cast<elman::Index>(v.size())), f);
+std::vector<S> activated(std::vector<S> v, elman::Nonlinearity f, bool packets) {
+  const auto n = static_cast<elman::Index>(v.size());
+  elman::apply_epilogue(elman::Activation<S>{f}, packets ? elman::mat(v.data(), 1, n) : elman::mat(v.data(), n, 1));
   return v;
 }
 
-void tanh_float() {
-  const std::vector<float> x = sweep<float>(), y = activated(x, elman::Nonlinearity::Tanh);
+void tanh_float(bool packets) {
+  const std::vector<float> x = sweep<float>(), y = activated(x, elman::Nonlinearity::Tanh, packets);
   double worst = 0.0, at = 0.0;
   for (size_t i = 0; i < x.size(); ++i) {
     const double exact = std::tanh(static_cast<double>(x[i]));
@@ -41,23 +44,25 @@ void tanh_float() {
   CHECK_MSG(worst <= 1e-6, std::string(message));
 }
 
-void tanh_double() {
-  const std::vector<double> x = sweep<double>(), y = activated(x, elman::Nonlinearity::Tanh);
+void tanh_double(bool packets) {
+  const std::vector<double> x = sweep<double>(), y = activated(x, elman::Nonlinearity::Tanh, packets);
   size_t differ = 0;
   for (size_t i = 0; i < x.size(); ++i) differ += y[i] != std::tanh(x[i]);
   CHECK_MSG(differ == 0, std::to_string(differ) + " values differ from std::tanh");
 }
 
-void relu() {
-  const std::vector<double> x = sweep<double>(), y = activated(x, elman::Nonlinearity::Relu);
+void relu(bool packets) {
+  const std::vector<double> x = sweep<double>(), y = activated(x, elman::Nonlinearity::Relu, packets);
   for (size_t i = 0; i < x.size(); ++i) CHECK(y[i] == std::max(x[i], 0.0));
 }
 
 }  // namespace
 
 int main() {
-  tanh_float();
-  tanh_double();
-  relu();
+  for (bool packets : {true, false}) {
+    tanh_float(packets);
+    tanh_double(packets);
+    relu(packets);
+  }
   return check::report("test_activation");
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "check.hpp"
@@ -49,6 +50,32 @@ void check_close(const Matrix<S>& got, const Matrix<S>& want, Index K, const std
   CHECK_MSG(worst <= tol, what + ": max error " + numbers);
 }
 
+// An epilogue that depends on the value and on where it goes: 2 v + (64 i + j) / 4096.
+struct Marked {
+  template <typename S>
+  static S mark(Index i, Index j) {
+    return static_cast<S>(64 * i + j) / S(4096);
+  }
+  template <typename V>
+  V operator()(const V& v, Index i, Index j) const {
+    using namespace Eigen::internal;
+    using S = typename unpacket_traits<V>::type;
+    if constexpr (std::is_same_v<V, S>) {
+      return S(2) * v + mark<S>(i, j);
+    } else {
+      const V lane = pmul(plset<V>(S(0)), pset1<V>(S(1) / S(4096)));
+      return padd(pmul(pset1<V>(S(2)), v), padd(pset1<V>(mark<S>(i, j)), lane));
+    }
+  }
+};
+
+template <typename S>
+Matrix<S> marked(Matrix<S> c) {
+  for (Index i = 0; i < c.rows(); ++i)
+    for (Index j = 0; j < c.cols(); ++j) c(i, j) = S(2) * c(i, j) + Marked::mark<S>(i, j);
+  return c;
+}
+
 template <typename S>
 void shapes() {
   elman::Rng rng(7);
@@ -86,6 +113,13 @@ void shapes() {
           else
             packed.multiply(a_store, c, accumulate);
           check_close(c, want, K, "PackedB " + what);
+
+          c = c0;  // the epilogue, once, after the last block of K
+          if (transposed)
+            packed.multiply(a_store.transpose(), c, accumulate, Marked());
+          else
+            packed.multiply(a_store, c, accumulate, Marked());
+          check_close(c, marked(want), 2 * K, "PackedB with an epilogue " + what);
         }
 }
 
@@ -104,6 +138,24 @@ void empty_depth() {
   CHECK(c.isConstant(2.0f));
   packed.multiply(a, c, false);
   CHECK(c.isZero());
+  packed.multiply(a, c, true, Marked());  // the epilogue still runs
+  CHECK(c.isApprox(marked(Matrix<float>(Matrix<float>::Zero(3, 4)))));
+}
+
+// apply_epilogue gives what a product's epilogue gives, to the last bit, at every width.
+template <typename S>
+void epilogue_alone() {
+  elman::Rng rng(11);
+  for (Index N : {1, 3, 8, 15, 16, 17, 33}) {
+    const Matrix<S> a = random_matrix<S>(3, 5, rng), b = random_matrix<S>(5, N, rng);
+    Matrix<S> fused(3, N), separate(3, N);
+    elman::PackedB<S> packed;
+    packed.pack(b);
+    packed.multiply(a, fused, false, Marked());
+    packed.multiply(a, separate, false);
+    elman::apply_epilogue(Marked(), separate);
+    CHECK_MSG(fused == separate, "N=" + std::to_string(N));
+  }
 }
 
 }  // namespace
@@ -112,5 +164,7 @@ int main() {
   shapes<float>();
   shapes<double>();
   empty_depth();
+  epilogue_alone<float>();
+  epilogue_alone<double>();
   return check::report("test_gemm");
 }

@@ -80,27 +80,30 @@ void pack_a(const View<S>& a, Index i0, Index mc, Index k0, Index kc, S* dst) {
   }
 }
 
-// c[0, nr) [+]= the W packets v (nr <= W * lanes).
-template <int W, typename P, typename S>
-EIGEN_ALWAYS_INLINE void store(const P (&v)[W], S* c, Index nr, bool accumulate) {
+// c[0, nr) = e(c[0, nr) [+] the W packets v), nr <= W * lanes; c[0] is C's element (i, j).
+template <int W, typename P, typename S, typename E>
+EIGEN_ALWAYS_INLINE void store(const P (&v)[W], S* c, Index nr, bool accumulate, const E& e, Index i, Index j) {
   using namespace Eigen::internal;
   constexpr Index L = Tile<S>::lanes;
   if (nr == W * L) {
-    for (int w = 0; w < W; ++w) pstoreu(c + w * L, accumulate ? padd(v[w], ploadu<P>(c + w * L)) : v[w]);
+    for (int w = 0; w < W; ++w)
+      pstoreu(c + w * L, e(accumulate ? padd(v[w], ploadu<P>(c + w * L)) : v[w], i, j + w * L));
     return;
   }
   alignas(64) S row[W * L];
   for (int w = 0; w < W; ++w) pstore(row + w * L, v[w]);
-  for (Index j = 0; j < nr; ++j) c[j] = accumulate ? c[j] + row[j] : row[j];
+  for (Index k = 0; k < nr; ++k) c[k] = e(accumulate ? c[k] + row[k] : row[k], i, j + k);
 }
 
 // The register tile: C (R rows, nr <= W * lanes columns, row stride ldc) [+]= A (R, kc) x B panel
-// (kc, NR), of which the first W packets are used (W = 1 for a last panel at most half full).
+// (kc, NR), of which the first W packets are used (W = 1 for a last panel at most half full), then
+// e(·, i, j) on the way out; the tile's first element is C's (i, j).
 // A's element (r, k) is at a[r * ars + k * aks]: a packed panel (ars 1, aks MR) or rows read in place
 // (ars the row stride, aks 1). With one or two rows, sums over k modulo 4 or 2 are kept apart, so that
 // the chains of dependent multiply-adds stay short enough for the FMA units to overlap them.
-template <int R, int W, typename S>
-void tile(Index kc, const S* a, Index ars, Index aks, const S* b, S* c, Index ldc, Index nr, bool accumulate) {
+template <int R, int W, typename S, typename E>
+void tile(Index kc, const S* a, Index ars, Index aks, const S* b, S* c, Index ldc, Index nr, bool accumulate,
+          const E& e, Index i, Index j) {
   using namespace Eigen::internal;
   using P = typename Tile<S>::Packet;
   constexpr Index L = Tile<S>::lanes, NR = Tile<S>::NR;
@@ -127,14 +130,15 @@ void tile(Index kc, const S* a, Index ars, Index aks, const S* b, S* c, Index ld
   for (int s = 1; s < sets; ++s)
     for (int r = 0; r < R; ++r)
       for (int w = 0; w < W; ++w) acc[0][r][w] = padd(acc[0][r][w], acc[s][r][w]);
-  for (int r = 0; r < R; ++r, c += ldc) store(acc[0][r], c, nr, accumulate);
+  for (int r = 0; r < R; ++r, c += ldc) store(acc[0][r], c, nr, accumulate, e, i + r, j);
 }
 
-// One row of A (element k at a[k * aks]) times NP consecutive panels of B, into c[0, n). A product
-// with a single row (batch 1) is bound by the latency of its multiply-add chains: the row is read
-// once for all panels, and even and odd k sum apart.
-template <int NP, typename S>
-void row_tile(Index kc, const S* a, Index aks, const S* b, S* c, Index n, bool accumulate) {
+// One row of A (element k at a[k * aks]) times NP consecutive panels of B, into c[0, n), which is C's
+// row i from column j. A product with a single row (batch 1) is bound by the latency of its
+// multiply-add chains: the row is read once for all panels, and even and odd k sum apart.
+template <int NP, typename S, typename E>
+void row_tile(Index kc, const S* a, Index aks, const S* b, S* c, Index n, bool accumulate, const E& e, Index i,
+              Index j) {
   using namespace Eigen::internal;
   using P = typename Tile<S>::Packet;
   constexpr Index L = Tile<S>::lanes, NR = Tile<S>::NR;
@@ -158,21 +162,21 @@ void row_tile(Index kc, const S* a, Index aks, const S* b, S* c, Index n, bool a
   if (k < kc) step(k, acc[0]);
   for (int q = 0; q < NP; ++q) {
     const P sum[2] = {padd(acc[0][q][0], acc[1][q][0]), padd(acc[0][q][1], acc[1][q][1])};
-    store(sum, c + q * NR, std::min(NR, n - q * NR), accumulate);
+    store(sum, c + q * NR, std::min(NR, n - q * NR), accumulate, e, i, j + q * NR);
   }
 }
 
-template <int W, typename S>
+template <int W, typename S, typename E>
 void tile_rows(Index rows, Index kc, const S* a, Index ars, Index aks, const S* b, S* c, Index ldc, Index nr,
-               bool accumulate) {
+               bool accumulate, const E& e, Index i, Index j) {
   static_assert(Tile<S>::MR == 6, "one case per row count below");
   switch (rows) {
-    case 1: return tile<1, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
-    case 2: return tile<2, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
-    case 3: return tile<3, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
-    case 4: return tile<4, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
-    case 5: return tile<5, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
-    default: return tile<6, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate);
+    case 1: return tile<1, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate, e, i, j);
+    case 2: return tile<2, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate, e, i, j);
+    case 3: return tile<3, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate, e, i, j);
+    case 4: return tile<4, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate, e, i, j);
+    case 5: return tile<5, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate, e, i, j);
+    default: return tile<6, W>(kc, a, ars, aks, b, c, ldc, nr, accumulate, e, i, j);
   }
 }
 
@@ -191,10 +195,11 @@ S* scratch(int which, Index size) {
   return v.data();
 }
 
-// C (m, n) [+]= A (m, kc) x Bp, where Bp is packed by pack_b (kc rows, n columns). Rows of A that are
-// contiguous are read in place; others are packed here in blocks of MC rows.
-template <typename S>
-void multiply_packed(const View<S>& a, Index k0, Index kc, const S* bp, S* c, Index ldc, Index n, bool accumulate) {
+// C (m, n) = e(C [+] A (m, kc) x Bp), where Bp is packed by pack_b (kc rows, n columns). Rows of A
+// that are contiguous are read in place; others are packed here in blocks of MC rows.
+template <typename S, typename E>
+void multiply_packed(const View<S>& a, Index k0, Index kc, const S* bp, S* c, Index ldc, Index n, bool accumulate,
+                     const E& e) {
   using T = Tile<S>;
   const bool in_place = a.cs == 1;
   S* ap = in_place ? nullptr : scratch<S>(0, T::MC * T::KC);
@@ -207,7 +212,7 @@ void multiply_packed(const View<S>& a, Index k0, Index kc, const S* bp, S* c, In
       for (Index j0 = 0; j0 < n; j0 += 3 * T::NR) {
         const Index panels = std::min<Index>(3, (n - j0 + T::NR - 1) / T::NR);
         auto run = [&](auto np) {
-          row_tile<decltype(np)::value>(kc, ar, aks, bp + j0 * kc, c + i0 * ldc + j0, n - j0, accumulate);
+          row_tile<decltype(np)::value>(kc, ar, aks, bp + j0 * kc, c + i0 * ldc + j0, n - j0, accumulate, e, i0, j0);
         };
         if (panels == 3) run(std::integral_constant<int, 3>());
         else if (panels == 2) run(std::integral_constant<int, 2>());
@@ -222,9 +227,9 @@ void multiply_packed(const View<S>& a, Index k0, Index kc, const S* bp, S* c, In
         const Index rows = std::min(T::MR, mc - p), nr = std::min(T::NR, n - j0);
         S* ct = c + (i0 + p) * ldc + j0;
         if (nr <= T::lanes)
-          tile_rows<1>(rows, kc, ar, ars, aks, bpanel, ct, ldc, nr, accumulate);
+          tile_rows<1>(rows, kc, ar, ars, aks, bpanel, ct, ldc, nr, accumulate, e, i0 + p, j0);
         else
-          tile_rows<2>(rows, kc, ar, ars, aks, bpanel, ct, ldc, nr, accumulate);
+          tile_rows<2>(rows, kc, ar, ars, aks, bpanel, ct, ldc, nr, accumulate, e, i0 + p, j0);
       }
     }
   }
@@ -244,6 +249,38 @@ bool prepare_output(C& c, Index rows, Index depth, Index cols, bool accumulate) 
 
 }  // namespace gemm_detail
 
+// An epilogue maps each finished element of a product's C on its way to memory, for work that would
+// otherwise read C back: e(v, i, j) for a packet v of row i, columns j to j + lanes - 1, and for a
+// single element (i, j). The identity stores C as it is.
+struct NoEpilogue {
+  template <typename V>
+  V operator()(const V& v, Index, Index) const {
+    return v;
+  }
+};
+
+// e applied in place to each element of c (rows contiguous), in the same packets and single elements
+// as a product of c's shape would apply it, so the two give the same values to the last bit.
+template <typename E, typename C>
+void apply_epilogue(const E& e, C&& c) {
+  using S = typename std::decay_t<C>::Scalar;
+  using T = gemm_detail::Tile<S>;
+  using P = typename T::Packet;
+  for (Index i = 0; i < c.rows(); ++i) {
+    S* row = c.data() + i * c.rowStride();
+    for (Index j = 0; j < c.cols(); j += T::NR) {
+      const Index nr = std::min(T::NR, c.cols() - j);
+      alignas(64) S v[T::NR] = {};
+      std::copy(row + j, row + j + nr, v);
+      const P one[1] = {Eigen::internal::pload<P>(v)}, two[2] = {one[0], Eigen::internal::pload<P>(v + T::lanes)};
+      if (nr <= T::lanes)
+        gemm_detail::store(one, row + j, nr, false, e, i, j);
+      else
+        gemm_detail::store(two, row + j, nr, false, e, i, j);
+    }
+  }
+}
+
 // c [+]= a b. a is (M, K), b (K, N) and c (M, N), each any direct-access Eigen expression (a block, a
 // map, a transpose of one); c's rows must be contiguous. accumulate=false overwrites c.
 template <typename A, typename B, typename C>
@@ -257,7 +294,8 @@ void gemm(const A& a, const B& b, C&& c, bool accumulate) {
   for (Index k0 = 0; k0 < bv.rows; k0 += T::KC) {
     const Index kc = std::min(T::KC, bv.rows - k0);
     gemm_detail::pack_b(bv, k0, kc, bp);
-    gemm_detail::multiply_packed(av, k0, kc, bp, c.data(), c.rowStride(), bv.cols, accumulate || k0 > 0);
+    gemm_detail::multiply_packed(av, k0, kc, bp, c.data(), c.rowStride(), bv.cols, accumulate || k0 > 0,
+                                 NoEpilogue());
   }
 }
 
@@ -278,17 +316,23 @@ class PackedB {
       gemm_detail::pack_b(bv, k0, std::min(T::KC, rows_ - k0), data_.data() + k0 * width);
   }
 
-  // c [+]= a b, a (M, K) and c (M, N) as in gemm().
-  template <typename A, typename C>
-  void multiply(const A& a, C&& c, bool accumulate) const {
+  // c = e(c [+] a b), a (M, K) and c (M, N) as in gemm(); e is applied once, after the last block of K.
+  template <typename A, typename C, typename E = NoEpilogue>
+  void multiply(const A& a, C&& c, bool accumulate, const E& e = E()) const {
     using T = gemm_detail::Tile<S>;
     const gemm_detail::View<S> av = gemm_detail::view(a);
     eigen_assert(av.cols == rows_);
-    if (!gemm_detail::prepare_output(c, av.rows, rows_, cols_, accumulate)) return;
+    if (!gemm_detail::prepare_output(c, av.rows, rows_, cols_, accumulate)) return apply_epilogue(e, c);
     const Index width = gemm_detail::round_up(cols_, T::NR);
-    for (Index k0 = 0; k0 < rows_; k0 += T::KC)
-      gemm_detail::multiply_packed(av, k0, std::min(T::KC, rows_ - k0), data_.data() + k0 * width, c.data(),
-                                   c.rowStride(), cols_, accumulate || k0 > 0);
+    for (Index k0 = 0; k0 < rows_; k0 += T::KC) {
+      const Index kc = std::min(T::KC, rows_ - k0);
+      const S* bp = data_.data() + k0 * width;
+      const bool acc = accumulate || k0 > 0;
+      if (k0 + kc < rows_)
+        gemm_detail::multiply_packed(av, k0, kc, bp, c.data(), c.rowStride(), cols_, acc, NoEpilogue());
+      else
+        gemm_detail::multiply_packed(av, k0, kc, bp, c.data(), c.rowStride(), cols_, acc, e);
+    }
   }
 
  private:

@@ -4,6 +4,9 @@
 // gradient are single products over all T*B rows (DESIGN.md, "only the recurrence is sequential").
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+
 #include "elman/gemm.hpp"
 #include "elman/parallel.hpp"
 #include "elman/tensor.hpp"
@@ -24,25 +27,49 @@ struct LayerGrads {
   RowMap<S> b_h;   // (H)
 };
 
-// In place on a block of pre-activations.
-template <typename Block>
-void activate(Block&& a, Nonlinearity f) {
-  using S = typename std::decay_t<Block>::Scalar;
-  if (f == Nonlinearity::Tanh)
-    a = a.array().tanh().matrix();
-  else
-    a = a.array().max(S(0)).matrix();
-}
+// H = f(A), as the epilogue (gemm.hpp) of the recurrent product that finishes A. float's tanh is
+// Eigen's vectorized rational approximation, also for single elements; double's is std::tanh.
+template <typename S>
+struct Activation {
+  Nonlinearity f;
 
-// Multiplies dL/dH by f'(A) in place, f' taken from the stored output H = f(A).
-template <typename Block, typename Out>
-void activate_backward(Block&& d, const Out& h, Nonlinearity f) {
-  using S = typename std::decay_t<Block>::Scalar;
-  if (f == Nonlinearity::Tanh)
-    d.array() *= S(1) - h.array().square();
-  else
-    d.array() *= (h.array() > S(0)).template cast<S>();
-}
+  S operator()(S a, Index, Index) const { return f == Nonlinearity::Tanh ? Eigen::numext::tanh(a) : std::max(a, S(0)); }
+
+  template <typename P>
+  P operator()(const P& a, Index, Index) const {
+    using namespace Eigen::internal;
+    if (f == Nonlinearity::Relu) return pmax(a, pset1<P>(S(0)));
+    if constexpr (packet_traits<S>::HasTanh) {
+      return ptanh(a);
+    } else {
+      alignas(64) S lanes[unpacket_traits<P>::size];
+      pstore(lanes, a);
+      for (S& v : lanes) v = std::tanh(v);
+      return pload<P>(lanes);
+    }
+  }
+};
+
+// dL/dA = dL/dH f'(A), f' taken from the stored output H = f(A), as the epilogue of the product that
+// finishes dL/dH. h points at the element of H that matches C's (0, 0); ld is H's row stride.
+template <typename S>
+struct ActivationGrad {
+  Nonlinearity f;
+  const S* h;
+  Index ld;
+
+  S operator()(S d, Index i, Index j) const {
+    const S y = h[i * ld + j];
+    return f == Nonlinearity::Tanh ? d * (S(1) - y * y) : d * (y > S(0) ? S(1) : S(0));
+  }
+
+  template <typename P>
+  P operator()(const P& d, Index i, Index j) const {
+    using namespace Eigen::internal;
+    const P y = ploadu<P>(h + i * ld + j), one = pset1<P>(S(1)), zero = pset1<P>(S(0));
+    return pmul(d, f == Nonlinearity::Tanh ? psub(one, pmul(y, y)) : pselect(pcmp_lt(zero, y), one, zero));
+  }
+};
 
 // x is (T*B, I) or tokens; out is (T*B, H), this direction's columns of the layer output;
 // state is (B, H): h0 on entry, h_n (the state after each sequence's last valid step) on exit.
@@ -76,10 +103,9 @@ void rnn_forward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity 
       auto a = out.middleRows(t * B + b0, n);  // (n, H)
       // Without padding the previous state is the previous step's output, read in place.
       if (s.lengths || i == 0)
-        w_hh_t.multiply(st, a, true);
+        w_hh_t.multiply(st, a, true, Activation<S>{f});
       else
-        w_hh_t.multiply(out.middleRows(previous * B + b0, n), a, true);
-      activate(a, f);
+        w_hh_t.multiply(out.middleRows(previous * B + b0, n), a, true, Activation<S>{f});
       if (!s.lengths) {
         if (i + 1 == T) st = a;
         continue;
@@ -107,15 +133,23 @@ void rnn_backward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity
   const PackedB<S>& w_hh = packed_scratch<S>(w.W_hh);
   parallel_for(B, flow ? 0.0 : double(s.rows()) * H * H, [&](Index b0, Index b1) {
     const Index n = b1 - b0;
+    auto derivative = [&](Index t) { return ActivationGrad<S>{f, &out(t * B + b0, 0), out.outerStride()}; };
     for (Index i = 0; i < T; ++i) {
       const Index t = reverse ? i : T - 1 - i, previous = reverse ? t + 1 : t - 1;  // forward order, backwards
-      auto d = da.middleRows(t * B + b0, n);  // (n, H): dL/dH_t, complete once the next step has added its part
+      // (n, H): dL/dH_t, complete once the next step has added its part, and already turned into
+      // dL/dA_t by that product's epilogue unless this is the first step or the flow is measured.
+      auto d = da.middleRows(t * B + b0, n);
       if (s.lengths)
         for (Index b = b0; b < b1; ++b)
           if (!s.valid(t, b)) d.row(b - b0).setZero();
       if (flow) flow[t] = d.norm();
-      activate_backward(d, out.middleRows(t * B + b0, n), f);
-      if (i + 1 < T) w_hh.multiply(d, da.middleRows(previous * B + b0, n), true);  // through W_hh
+      if (i == 0 || flow) apply_epilogue(derivative(t), d);
+      if (i + 1 == T) continue;
+      auto d_previous = da.middleRows(previous * B + b0, n);  // through W_hh
+      if (flow)
+        w_hh.multiply(d, d_previous, true);
+      else
+        w_hh.multiply(d, d_previous, true, derivative(previous));
     }
   }, 4);
 
