@@ -76,6 +76,36 @@ Matrix<S> marked(Matrix<S> c) {
   return c;
 }
 
+// gemm, PackedB and PackedB with an epilogue: c0 [+] op(a) b, op(a) = a or its transpose.
+template <typename S, typename B>
+void check_products(const Matrix<S>& a, bool transposed, const B& b, const Matrix<S>& c0, bool accumulate,
+                    const std::string& what) {
+  const Index K = b.rows();
+  const Matrix<S> want = transposed ? reference<S>(a.transpose(), b, c0, accumulate) : reference<S>(a, b, c0, accumulate);
+  Matrix<S> c = c0;
+  if (transposed)
+    elman::gemm(a.transpose(), b, c, accumulate);
+  else
+    elman::gemm(a, b, c, accumulate);
+  check_close(c, want, K, "gemm " + what);
+
+  elman::PackedB<S> packed;
+  packed.pack(b);
+  c = c0;
+  if (transposed)
+    packed.multiply(a.transpose(), c, accumulate);
+  else
+    packed.multiply(a, c, accumulate);
+  check_close(c, want, K, "PackedB " + what);
+
+  c = c0;  // the epilogue, once, after the last block of K
+  if (transposed)
+    packed.multiply(a.transpose(), c, accumulate, Marked());
+  else
+    packed.multiply(a, c, accumulate, Marked());
+  check_close(c, marked(want), 2 * K, "PackedB with an epilogue " + what);
+}
+
 template <typename S>
 void shapes() {
   elman::Rng rng(7);
@@ -85,41 +115,22 @@ void shapes() {
   for (Index M : rows)
     for (Index K : depths)
       for (Index N : cols)
-        for (int variant = 0; variant < 4; ++variant) {
-          const bool transposed = variant & 1, accumulate = variant & 2;
+        for (int variant = 0; variant < 8; ++variant) {
+          const bool transposed = variant & 1, accumulate = variant & 2, b_transposed = variant & 4;
           const std::string what = std::string(sizeof(S) == 4 ? "float" : "double") + " M=" + std::to_string(M) +
                                    " K=" + std::to_string(K) + " N=" + std::to_string(N) +
-                                   (transposed ? " A^T" : "") + (accumulate ? " +=" : " =");
+                                   (transposed ? " A^T" : "") + (b_transposed ? " B^T" : "") +
+                                   (accumulate ? " +=" : " =");
           // A read through a transpose is packed; a plain one is read in place. B is a block of a
-          // wider matrix, so its rows are not contiguous with each other.
+          // wider matrix, so its rows are not contiguous with each other, or the transpose of a block
+          // of a taller one, packed column by column.
           const Matrix<S> a_store = transposed ? random_matrix<S>(K, M, rng) : random_matrix<S>(M, K, rng);
-          const Matrix<S> b_wide = random_matrix<S>(K, N + 3, rng);
-          const auto b = b_wide.middleCols(1, N);
+          const Matrix<S> b_store = b_transposed ? random_matrix<S>(N + 3, K, rng) : random_matrix<S>(K, N + 3, rng);
           const Matrix<S> c0 = random_matrix<S>(M, N, rng);
-          const Matrix<S> want = transposed ? reference<S>(a_store.transpose(), b, c0, accumulate)
-                                            : reference<S>(a_store, b, c0, accumulate);
-          Matrix<S> c = c0;
-          if (transposed)
-            elman::gemm(a_store.transpose(), b, c, accumulate);
+          if (b_transposed)
+            check_products(a_store, transposed, b_store.middleRows(1, N).transpose(), c0, accumulate, what);
           else
-            elman::gemm(a_store, b, c, accumulate);
-          check_close(c, want, K, "gemm " + what);
-
-          elman::PackedB<S> packed;
-          packed.pack(b);
-          c = c0;
-          if (transposed)
-            packed.multiply(a_store.transpose(), c, accumulate);
-          else
-            packed.multiply(a_store, c, accumulate);
-          check_close(c, want, K, "PackedB " + what);
-
-          c = c0;  // the epilogue, once, after the last block of K
-          if (transposed)
-            packed.multiply(a_store.transpose(), c, accumulate, Marked());
-          else
-            packed.multiply(a_store, c, accumulate, Marked());
-          check_close(c, marked(want), 2 * K, "PackedB with an epilogue " + what);
+            check_products(a_store, transposed, b_store.middleCols(1, N), c0, accumulate, what);
         }
 }
 

@@ -46,18 +46,26 @@ View<typename Expr::Scalar> view(const Expr& e) {
 }
 
 // Rows r0..r0+kc-1 of b, all its columns, into panels of NR: panel p holds (kc, NR), row-major,
-// zero past the last column. dst holds kc * round_up(cols, NR).
+// zero past the last column. dst holds kc * round_up(cols, NR). Rows of b are copied as runs when
+// contiguous; otherwise (a transposed operand) b is read column by column, each contiguous in k.
 template <typename S>
 void pack_b(const View<S>& b, Index r0, Index kc, S* dst) {
   constexpr Index NR = Tile<S>::NR;
-  for (Index j0 = 0; j0 < b.cols; j0 += NR) {
+  for (Index j0 = 0; j0 < b.cols; j0 += NR, dst += kc * NR) {
     const Index nr = std::min(NR, b.cols - j0);
-    for (Index k = 0; k < kc; ++k, dst += NR) {
-      const S* src = &b(r0 + k, j0);
-      if (nr == NR && b.cs == 1) {
-        for (Index j = 0; j < NR; ++j) dst[j] = src[j];  // a fixed count: the compiler vectorizes it
-      } else {
-        for (Index j = 0; j < NR; ++j) dst[j] = j < nr ? src[j * b.cs] : S(0);
+    if (nr < NR) std::fill(dst, dst + kc * NR, S(0));
+    if (b.cs == 1) {
+      for (Index k = 0; k < kc; ++k) {
+        const S* src = &b(r0 + k, j0);
+        if (nr == NR)
+          for (Index j = 0; j < NR; ++j) dst[k * NR + j] = src[j];  // a fixed count: the compiler vectorizes it
+        else
+          for (Index j = 0; j < nr; ++j) dst[k * NR + j] = src[j];
+      }
+    } else {
+      for (Index j = 0; j < nr; ++j) {
+        const S* src = &b(r0, j0 + j);
+        for (Index k = 0; k < kc; ++k) dst[k * NR + j] = src[k * b.rs];
       }
     }
   }
