@@ -47,26 +47,46 @@ View<typename Expr::Scalar> view(const Expr& e) {
 
 // Rows r0..r0+kc-1 of b, all its columns, into panels of NR: panel p holds (kc, NR), row-major,
 // zero past the last column. dst holds kc * round_up(cols, NR). Rows of b are copied as runs when
-// contiguous; otherwise (a transposed operand) b is read column by column, each contiguous in k.
+// contiguous. A transposed operand (columns contiguous) goes in blocks of lanes x lanes transposed
+// in registers; anything else, element by element.
 template <typename S>
 void pack_b(const View<S>& b, Index r0, Index kc, S* dst) {
-  constexpr Index NR = Tile<S>::NR;
+  using namespace Eigen::internal;
+  using P = typename Tile<S>::Packet;
+  constexpr Index NR = Tile<S>::NR, L = Tile<S>::lanes;
   for (Index j0 = 0; j0 < b.cols; j0 += NR, dst += kc * NR) {
     const Index nr = std::min(NR, b.cols - j0);
     if (nr < NR) std::fill(dst, dst + kc * NR, S(0));
     if (b.cs == 1) {
       for (Index k = 0; k < kc; ++k) {
         const S* src = &b(r0 + k, j0);
-        if (nr == NR)
-          for (Index j = 0; j < NR; ++j) dst[k * NR + j] = src[j];  // a fixed count: the compiler vectorizes it
-        else
-          for (Index j = 0; j < nr; ++j) dst[k * NR + j] = src[j];
+        if (nr == NR) {
+          pstoreu(dst + k * NR, ploadu<P>(src));
+          pstoreu(dst + k * NR + L, ploadu<P>(src + L));
+        } else {
+          std::copy(src, src + nr, dst + k * NR);
+        }
       }
-    } else {
-      for (Index j = 0; j < nr; ++j) {
-        const S* src = &b(r0, j0 + j);
-        for (Index k = 0; k < kc; ++k) dst[k * NR + j] = src[k * b.rs];
+      continue;
+    }
+    Index j = 0;
+    for (; b.rs == 1 && j + L <= nr; j += L) {
+      Index k = 0;
+      for (; k + L <= kc; k += L) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"  // P's alignment, which PacketBlock's array keeps
+        PacketBlock<P> block;  // column j + c of b, rows k.., then transposed into row k + c, columns j..
+#pragma GCC diagnostic pop
+        for (Index c = 0; c < L; ++c) block.packet[c] = ploadu<P>(&b(r0 + k, j0 + j + c));
+        ptranspose(block);
+        for (Index c = 0; c < L; ++c) pstoreu(dst + (k + c) * NR + j, block.packet[c]);
       }
+      for (; k < kc; ++k)
+        for (Index c = 0; c < L; ++c) dst[k * NR + j + c] = b(r0 + k, j0 + j + c);
+    }
+    for (; j < nr; ++j) {
+      const S* src = &b(r0, j0 + j);
+      for (Index k = 0; k < kc; ++k) dst[k * NR + j] = src[k * b.rs];
     }
   }
 }
