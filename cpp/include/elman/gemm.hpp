@@ -60,12 +60,9 @@ void pack_b(const View<S>& b, Index r0, Index kc, S* dst) {
     if (b.cs == 1) {
       for (Index k = 0; k < kc; ++k) {
         const S* src = &b(r0 + k, j0);
-        if (nr == NR) {
-          pstoreu(dst + k * NR, ploadu<P>(src));
-          pstoreu(dst + k * NR + L, ploadu<P>(src + L));
-        } else {
-          std::copy(src, src + nr, dst + k * NR);
-        }
+        Index j = 0;
+        for (; j + L <= nr; j += L) pstoreu(dst + k * NR + j, ploadu<P>(src + j));
+        for (; j < nr; ++j) dst[k * NR + j] = src[j];
       }
       continue;
     }
@@ -223,15 +220,17 @@ S* scratch(int which, Index size) {
   return v.data();
 }
 
-// C (m, n) = e(C [+] A (m, kc) x Bp), where Bp is packed by pack_b (kc rows, n columns). Rows of A
-// that are contiguous are read in place; others are packed here in blocks of MC rows.
+// C (m, n) = e(C [+] A (m, kc) x Bp), where Bp is packed by pack_b (kc rows, n columns). A is read in
+// place or packed here in blocks of MC rows.
 template <typename S, typename E>
 void multiply_packed(const View<S>& a, Index k0, Index kc, const S* bp, S* c, Index ldc, Index n, bool accumulate,
                      const E& e) {
   using T = Tile<S>;
-  const bool in_place = a.cs == 1;
+  // A is read in place when its rows are contiguous, or when a transposed operand (each k's rows
+  // adjacent) meets so few panels of B that a packed copy would hardly be reused.
+  const bool in_place = a.cs == 1 || (a.rs == 1 && n <= 4 * T::NR);
   S* ap = in_place ? nullptr : scratch<S>(0, T::MC * T::KC);
-  const Index ars = in_place ? a.rs : 1, aks = in_place ? 1 : T::MR;  // A's element (r, k), as tile() reads it
+  const Index ars = in_place ? a.rs : 1, aks = in_place ? a.cs : T::MR;  // A's element (r, k), as tile() reads it
   for (Index i0 = 0; i0 < a.rows; i0 += T::MC) {
     const Index mc = std::min(T::MC, a.rows - i0);
     if (!in_place) pack_a(a, i0, mc, k0, kc, ap);
