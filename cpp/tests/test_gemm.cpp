@@ -76,7 +76,7 @@ Matrix<S> marked(Matrix<S> c) {
   return c;
 }
 
-// gemm, PackedB and PackedB with an epilogue: c0 [+] op(a) b, op(a) = a or its transpose.
+// gemm and PackedB, each without and with an epilogue: c0 [+] op(a) b, op(a) = a or its transpose.
 template <typename S, typename B>
 void check_products(const Matrix<S>& a, bool transposed, const B& b, const Matrix<S>& c0, bool accumulate,
                     const std::string& what) {
@@ -89,6 +89,13 @@ void check_products(const Matrix<S>& a, bool transposed, const B& b, const Matri
     elman::gemm(a, b, c, accumulate);
   check_close(c, want, K, "gemm " + what);
 
+  c = c0;  // the epilogue, once, after the last block of K
+  if (transposed)
+    elman::gemm(a.transpose(), b, c, accumulate, Marked());
+  else
+    elman::gemm(a, b, c, accumulate, Marked());
+  check_close(c, marked(want), 2 * K, "gemm with an epilogue " + what);
+
   elman::PackedB<S> packed;
   packed.pack(b);
   c = c0;
@@ -98,7 +105,7 @@ void check_products(const Matrix<S>& a, bool transposed, const B& b, const Matri
     packed.multiply(a, c, accumulate);
   check_close(c, want, K, "PackedB " + what);
 
-  c = c0;  // the epilogue, once, after the last block of K
+  c = c0;
   if (transposed)
     packed.multiply(a.transpose(), c, accumulate, Marked());
   else
@@ -141,6 +148,8 @@ void empty_depth() {
   CHECK(c.isConstant(2.0f));
   elman::gemm(a, b, c, false);
   CHECK(c.isZero());
+  elman::gemm(a, b, c, true, Marked());  // the epilogue still runs
+  CHECK(c.isApprox(marked(Matrix<float>(Matrix<float>::Zero(3, 4)))));
 
   elman::PackedB<float> packed;
   packed.pack(b);

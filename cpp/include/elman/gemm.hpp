@@ -286,6 +286,19 @@ struct NoEpilogue {
   }
 };
 
+// Adds a row vector to every row of C: the bias of an affine map.
+template <typename S>
+struct AddRow {
+  const S* row;
+
+  S operator()(S v, Index, Index j) const { return v + row[j]; }
+
+  template <typename P>
+  P operator()(const P& v, Index, Index j) const {
+    return Eigen::internal::padd(v, Eigen::internal::ploadu<P>(row + j));
+  }
+};
+
 // e applied in place to each element of c (rows contiguous), in the same packets and single elements
 // as a product of c's shape would apply it, so the two give the same values to the last bit.
 template <typename E, typename C>
@@ -308,21 +321,25 @@ void apply_epilogue(const E& e, C&& c) {
   }
 }
 
-// c [+]= a b. a is (M, K), b (K, N) and c (M, N), each any direct-access Eigen expression (a block, a
-// map, a transpose of one); c's rows must be contiguous. accumulate=false overwrites c.
-template <typename A, typename B, typename C>
-void gemm(const A& a, const B& b, C&& c, bool accumulate) {
+// c = e(c [+] a b). a is (M, K), b (K, N) and c (M, N), each any direct-access Eigen expression (a
+// block, a map, a transpose of one); c's rows must be contiguous. accumulate=false overwrites c. The
+// epilogue e is applied once, after the last block of K.
+template <typename A, typename B, typename C, typename E = NoEpilogue>
+void gemm(const A& a, const B& b, C&& c, bool accumulate, const E& e = E()) {
   using S = typename std::decay_t<C>::Scalar;
   using T = gemm_detail::Tile<S>;
   const gemm_detail::View<S> av = gemm_detail::view(a), bv = gemm_detail::view(b);
   eigen_assert(av.cols == bv.rows);
-  if (!gemm_detail::prepare_output(c, av.rows, bv.rows, bv.cols, accumulate)) return;
+  if (!gemm_detail::prepare_output(c, av.rows, bv.rows, bv.cols, accumulate)) return apply_epilogue(e, c);
   S* bp = gemm_detail::scratch<S>(1, T::KC * gemm_detail::round_up(bv.cols, T::NR));
   for (Index k0 = 0; k0 < bv.rows; k0 += T::KC) {
     const Index kc = std::min(T::KC, bv.rows - k0);
+    const bool acc = accumulate || k0 > 0;
     gemm_detail::pack_b(bv, k0, kc, bp);
-    gemm_detail::multiply_packed(av, k0, kc, bp, c.data(), c.rowStride(), bv.cols, accumulate || k0 > 0,
-                                 NoEpilogue());
+    if (k0 + kc < bv.rows)
+      gemm_detail::multiply_packed(av, k0, kc, bp, c.data(), c.rowStride(), bv.cols, acc, NoEpilogue());
+    else
+      gemm_detail::multiply_packed(av, k0, kc, bp, c.data(), c.rowStride(), bv.cols, acc, e);
   }
 }
 

@@ -11,8 +11,7 @@ namespace elman {
 template <typename S>
 void linear_forward(const MatMap<S>& h, const ConstMatMap<S>& W, const ConstRowMap<S>& b, MatMap<S> y) {
   parallel_for(h.rows(), double(h.rows()) * W.rows() * W.cols(), [&](Index r0, Index r1) {
-    gemm(h.middleRows(r0, r1 - r0), W.transpose(), y.middleRows(r0, r1 - r0), false);
-    y.middleRows(r0, r1 - r0).rowwise() += b;
+    gemm(h.middleRows(r0, r1 - r0), W.transpose(), y.middleRows(r0, r1 - r0), false, AddRow<S>{b.data()});
   });
 }
 

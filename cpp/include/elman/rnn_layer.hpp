@@ -88,8 +88,7 @@ void rnn_forward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity 
         if (s.valid_row(r)) o.row(r - r0) += w.W_xh.col(x.tokens[r]).transpose();
       }
     } else {
-      gemm(cmat(x.dense + r0 * x.ld, r1 - r0, I, x.ld), w.W_xh.transpose(), o, false);
-      o.rowwise() += w.b_h;
+      gemm(cmat(x.dense + r0 * x.ld, r1 - r0, I, x.ld), w.W_xh.transpose(), o, false, AddRow<S>{w.b_h.data()});
     }
   });
   // 2. The recurrence: each thread runs every step for its own sequences b0..b1, all with W_hh^T
