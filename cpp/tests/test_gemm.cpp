@@ -81,7 +81,8 @@ template <typename S, typename B>
 void check_products(const Matrix<S>& a, bool transposed, const B& b, const Matrix<S>& c0, bool accumulate,
                     const std::string& what) {
   const Index K = b.rows();
-  const Matrix<S> want = transposed ? reference<S>(a.transpose(), b, c0, accumulate) : reference<S>(a, b, c0, accumulate);
+  const Matrix<S> want =
+      transposed ? reference<S>(a.transpose(), b, c0, accumulate) : reference<S>(a, b, c0, accumulate);
   Matrix<S> c = c0;
   if (transposed)
     elman::gemm(a.transpose(), b, c, accumulate);

@@ -227,10 +227,12 @@ class RNN:
 
 
 def _core_layout(m: RNN, x, target) -> bool:
-    """Whether x and target are arrays the core takes as they are: x (T, B, ...) of the model's dtype,
-    time-major, and target of the model's dtype (mse) or of integers (cross-entropy)."""
-    return type(x) is np.ndarray and type(target) is np.ndarray and x.ndim == 3 and not m.batch_first \
-        and x.dtype == m.dtype and (target.dtype == m.dtype or target.dtype.kind in "iu")  # fmt: skip
+    """Whether x and target are arrays the core takes as they are, time-major: x (T, B, ...) of the
+    model's dtype or (T, B) integer tokens, and target of the model's dtype or of integers."""
+    if type(x) is not np.ndarray or type(target) is not np.ndarray or m.batch_first:
+        return False
+    dense, tokens = x.ndim == 3 and x.dtype == m.dtype, x.ndim == 2 and x.dtype.kind in "iu"
+    return (dense or tokens) and (target.dtype == m.dtype or target.dtype.kind in "iu")
 
 
 class _Batch:
