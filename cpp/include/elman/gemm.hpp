@@ -1,6 +1,7 @@
 // Matrix products C = [C +] A B for the layers, in the blocked form of BLIS (Goto's algorithm): B is
-// packed into panels NR columns wide, A into panels MR rows tall (or read in place when its rows are
-// contiguous), and an MR x NR register tile of C is built from them. Written here rather than left to
+// packed into panels NR columns wide, A into panels MR rows tall (or read in place when packing would
+// not pay), and an MR x NR register tile of C is built from them; an epilogue can transform C on its
+// way to memory (the recurrence's activation, a bias). Written here rather than left to
 // Eigen because a training step reuses one B many times (W_hh at every time step) and can pack it
 // once (PackedB), and because Eigen's own product ran at about 50-60 GFLOP/s on one AVX2 core where
 // this one runs at 75-95 (measured on the development machine). The SIMD is Eigen's packet layer, so
@@ -16,6 +17,29 @@
 #include "elman/tensor.hpp"
 
 namespace elman {
+
+// An epilogue maps each finished element of a product's C on its way to memory, for work that would
+// otherwise read C back: e(v, i, j) for a packet v of row i, columns j to j + lanes - 1, and for a
+// single element (i, j). The identity stores C as it is.
+struct NoEpilogue {
+  template <typename V>
+  V operator()(const V& v, Index, Index) const {
+    return v;
+  }
+};
+
+// Adds a row vector to every row of C: the bias of an affine map.
+template <typename S>
+struct AddRow {
+  const S* row;
+
+  S operator()(S v, Index, Index j) const { return v + row[j]; }
+
+  template <typename P>
+  P operator()(const P& v, Index, Index j) const {
+    return Eigen::internal::padd(v, Eigen::internal::ploadu<P>(row + j));
+  }
+};
 
 namespace gemm_detail {
 
@@ -123,8 +147,8 @@ EIGEN_ALWAYS_INLINE void store(const P (&v)[W], S* c, Index nr, bool accumulate,
 // The register tile: C (R rows, nr <= W * lanes columns, row stride ldc) [+]= A (R, kc) x B panel
 // (kc, NR), of which the first W packets are used (W = 1 for a last panel at most half full), then
 // e(·, i, j) on the way out; the tile's first element is C's (i, j).
-// A's element (r, k) is at a[r * ars + k * aks]: a packed panel (ars 1, aks MR) or rows read in place
-// (ars the row stride, aks 1). With one or two rows, sums over k modulo 4 or 2 are kept apart, so that
+// A's element (r, k) is at a[r * ars + k * aks]: a packed panel (ars 1, aks MR) or A read in place
+// (its own strides). With one or two rows, sums over k modulo 4 or 2 are kept apart, so that
 // the chains of dependent multiply-adds stay short enough for the FMA units to overlap them.
 template <int R, int W, typename S, typename E>
 void tile(Index kc, const S* a, Index ars, Index aks, const S* b, S* c, Index ldc, Index nr, bool accumulate,
@@ -262,6 +286,16 @@ void multiply_packed(const View<S>& a, Index k0, Index kc, const S* bp, S* c, In
   }
 }
 
+// The block k0..k0+kc of a product over depth K: the epilogue runs with the last block only.
+template <typename S, typename E>
+void multiply_block(const View<S>& a, Index k0, Index kc, Index depth, const S* bp, S* c, Index ldc, Index n,
+                    bool accumulate, const E& e) {
+  if (k0 + kc < depth)
+    multiply_packed(a, k0, kc, bp, c, ldc, n, accumulate || k0 > 0, NoEpilogue());
+  else
+    multiply_packed(a, k0, kc, bp, c, ldc, n, accumulate || k0 > 0, e);
+}
+
 // Checks c's shape and handles the products with nothing to multiply: true if there is work left.
 template <typename C>
 bool prepare_output(C& c, Index rows, Index depth, Index cols, bool accumulate) {
@@ -275,29 +309,6 @@ bool prepare_output(C& c, Index rows, Index depth, Index cols, bool accumulate) 
 }
 
 }  // namespace gemm_detail
-
-// An epilogue maps each finished element of a product's C on its way to memory, for work that would
-// otherwise read C back: e(v, i, j) for a packet v of row i, columns j to j + lanes - 1, and for a
-// single element (i, j). The identity stores C as it is.
-struct NoEpilogue {
-  template <typename V>
-  V operator()(const V& v, Index, Index) const {
-    return v;
-  }
-};
-
-// Adds a row vector to every row of C: the bias of an affine map.
-template <typename S>
-struct AddRow {
-  const S* row;
-
-  S operator()(S v, Index, Index j) const { return v + row[j]; }
-
-  template <typename P>
-  P operator()(const P& v, Index, Index j) const {
-    return Eigen::internal::padd(v, Eigen::internal::ploadu<P>(row + j));
-  }
-};
 
 // e applied in place to each element of c (rows contiguous), in the same packets and single elements
 // as a product of c's shape would apply it, so the two give the same values to the last bit.
@@ -334,12 +345,8 @@ void gemm(const A& a, const B& b, C&& c, bool accumulate, const E& e = E()) {
   S* bp = gemm_detail::scratch<S>(1, T::KC * gemm_detail::round_up(bv.cols, T::NR));
   for (Index k0 = 0; k0 < bv.rows; k0 += T::KC) {
     const Index kc = std::min(T::KC, bv.rows - k0);
-    const bool acc = accumulate || k0 > 0;
     gemm_detail::pack_b(bv, k0, kc, bp);
-    if (k0 + kc < bv.rows)
-      gemm_detail::multiply_packed(av, k0, kc, bp, c.data(), c.rowStride(), bv.cols, acc, NoEpilogue());
-    else
-      gemm_detail::multiply_packed(av, k0, kc, bp, c.data(), c.rowStride(), bv.cols, acc, e);
+    gemm_detail::multiply_block(av, k0, kc, bv.rows, bp, c.data(), c.rowStride(), bv.cols, accumulate, e);
   }
 }
 
@@ -368,15 +375,9 @@ class PackedB {
     eigen_assert(av.cols == rows_);
     if (!gemm_detail::prepare_output(c, av.rows, rows_, cols_, accumulate)) return apply_epilogue(e, c);
     const Index width = gemm_detail::round_up(cols_, T::NR);
-    for (Index k0 = 0; k0 < rows_; k0 += T::KC) {
-      const Index kc = std::min(T::KC, rows_ - k0);
-      const S* bp = data_.data() + k0 * width;
-      const bool acc = accumulate || k0 > 0;
-      if (k0 + kc < rows_)
-        gemm_detail::multiply_packed(av, k0, kc, bp, c.data(), c.rowStride(), cols_, acc, NoEpilogue());
-      else
-        gemm_detail::multiply_packed(av, k0, kc, bp, c.data(), c.rowStride(), cols_, acc, e);
-    }
+    for (Index k0 = 0; k0 < rows_; k0 += T::KC)
+      gemm_detail::multiply_block(av, k0, std::min(T::KC, rows_ - k0), rows_, data_.data() + k0 * width, c.data(),
+                                  c.rowStride(), cols_, accumulate, e);
   }
 
  private:
