@@ -205,8 +205,8 @@ class RNN:
         clip_value = -1.0 if clip_value is None else check.real("clip_value", clip_value, 0.0)
         clip_norm = -1.0 if clip_norm is None else check.real("clip_norm", clip_norm, 0.0)
         if h0 is None and lengths is None and _core_layout(self, x, target):
-            # A training loop's common case, which _prepared would pass through unchanged; the core
-            # checks shapes and contiguity itself (copying a non-contiguous array, as _prepared would).
+            # A training loop's common case: the core converts and checks these arrays as _prepared
+            # would (shapes, dtype, contiguity: a non-contiguous one is copied), without the Python.
             check.choice("loss", loss, _LOSSES)
             check.choice("reduction", reduction, _REDUCTIONS)
             return self._core.train_step(x, target, opt._core, loss, reduction, clip_value, clip_norm, None, None)
@@ -227,8 +227,9 @@ class RNN:
 
 
 def _core_layout(m: RNN, x, target) -> bool:
-    """Whether x and target are arrays the core takes as they are, time-major: x (T, B, ...) of the
-    model's dtype or (T, B) integer tokens, and target of the model's dtype or of integers."""
+    """Whether x and target are arrays the core converts and checks just as _prepared would: time-major
+    x (T, B, ...) of the model's dtype or (T, B) integer tokens, and a target of the model's dtype or
+    of integers."""
     if type(x) is not np.ndarray or type(target) is not np.ndarray or m.batch_first:
         return False
     dense, tokens = x.ndim == 3 and x.dtype == m.dtype, x.ndim == 2 and x.dtype.kind in "iu"
