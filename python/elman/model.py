@@ -226,14 +226,21 @@ class RNN:
         return batch, batch.target(target, loss)
 
 
-def _core_layout(m: RNN, x, target) -> bool:
-    """Whether x and target are arrays the core converts and checks just as _prepared would: time-major
-    x (T, B, ...) of the model's dtype or (T, B) integer tokens, and a target of the model's dtype or
-    of integers."""
-    if type(x) is not np.ndarray or type(target) is not np.ndarray or m.batch_first:
+def _x_ready(m: RNN, x) -> bool:
+    """Whether the core converts and checks x just as _Batch._converted would (shapes, dtype, a copy
+    if not contiguous): a time-major (T, B, ...) array of the model's dtype or (T, B) integer tokens,
+    a training loop's common case, spared the Python checks."""
+    if type(x) is not np.ndarray or m.batch_first:
         return False
-    dense, tokens = x.ndim == 3 and x.dtype == m.dtype, x.ndim == 2 and x.dtype.kind in "iu"
-    return (dense or tokens) and (target.dtype == m.dtype or target.dtype.kind in "iu")
+    return (x.ndim == 3 and x.dtype == m.dtype) or (x.ndim == 2 and x.dtype.kind in "iu")
+
+
+def _core_layout(m: RNN, x, target) -> bool:
+    """_x_ready, and a target the core converts and checks as _Batch.target would: an array of the
+    model's dtype or of integers."""
+    if not _x_ready(m, x) or type(target) is not np.ndarray:
+        return False
+    return target.dtype == m.dtype or target.dtype.kind in "iu"
 
 
 class _Batch:
@@ -245,18 +252,10 @@ class _Batch:
     def __init__(self, model: RNN, x, h0, lengths):
         self.model = model
         self.unbatched = False
-        self.x = x if self._ready(x) else self._converted(x)
+        self.x = x if _x_ready(model, x) else self._converted(x)
         self.steps, self.batch = self.x.shape[0], self.x.shape[1]
         self.h0 = None if h0 is None else self._h0(h0)
         self.lengths = None if lengths is None else self._lengths(lengths)
-
-    def _ready(self, x) -> bool:
-        """Whether x already is a (T, B, I) C-contiguous array of the model's dtype, which _converted
-        would pass through unchanged: a training loop's common case, spared _converted's checks (a
-        tenth of a tiny model's step)."""
-        m = self.model
-        return type(x) is np.ndarray and x.ndim == 3 and x.dtype == m.dtype and x.shape[2] == m.input_size \
-            and x.flags.c_contiguous and not m.batch_first  # fmt: skip
 
     def _converted(self, x) -> np.ndarray:
         m = self.model
