@@ -32,7 +32,10 @@ PATH="$work/venv/bin:$PATH" "$py" -m pip install -q --no-build-isolation -Cbuild
   -Ccmake.build-type=Debug -Ccmake.define.CMAKE_CXX_FLAGS_DEBUG="$flags" ".[test]"
 # Found without importing it: an import needs the ASan runtime preloaded (below).
 core=$(echo "$("$py" -c "import sysconfig; print(sysconfig.get_paths()['platlib'])")"/elman/_core.*.so)
-ldd "$core" | grep -q libasan || { echo "sanitizers: $core is not built with ASan" >&2; exit 1; }
+# ldd's output is read whole before the test: `ldd | grep -q` under pipefail fails at random when grep
+# exits at its first match and ldd, still writing, dies of SIGPIPE.
+deps=$(ldd "$core")
+[[ $deps == *libasan* ]] || { echo "sanitizers: $core is not built with ASan" >&2; exit 1; }
 # The interpreter is not instrumented: the ASan runtime must be loaded first, and libstdc++ with it,
 # or ASan cannot intercept C++ throws (CHECK failed: ... real___cxa_throw). Python keeps some objects
 # until exit by design, so leak reports would be noise. --capture=sys leaves file descriptor 2 alone,
