@@ -217,10 +217,23 @@ def test_encode_file_unknown_character_names_its_position_and_leaves_no_file(tmp
     with pytest.raises(ValueError, match=r"text\[9\] is 'z'"):
         encode_file(src, Vocabulary("abc"), tmp_path / "tokens.npy", chunk_size=4)
     assert os.listdir(tmp_path) == ["corpus.txt"]
+    with pytest.raises(TypeError, match="dst is 7 .int.; expected a str or os.PathLike"):
+        encode_file(src, Vocabulary("abcz"), 7)
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     with pytest.raises(ValueError, match="is empty"):
         encode_file(empty, Vocabulary("abc"), tmp_path / "tokens.npy")
+
+
+def test_encode_file_that_fails_keeps_the_old_token_file(tmp_path):
+    src = tmp_path / "corpus.txt"
+    src.write_text("abcab", encoding="utf-8")
+    encode_file(src, Vocabulary("abc"), tmp_path / "tokens.npy")
+    src.write_text("cba?", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"text\[3\] is '\?'"):
+        encode_file(src, Vocabulary("abc"), tmp_path / "tokens.npy", chunk_size=2)
+    np.testing.assert_array_equal(load_tokens(tmp_path / "tokens.npy"), [0, 1, 2, 0, 1])
+    assert sorted(os.listdir(tmp_path)) == ["corpus.txt", "tokens.npy"]
 
 
 def test_load_tokens_refuses_other_arrays(tmp_path):

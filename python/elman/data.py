@@ -25,6 +25,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from . import _validate as check
+from . import files
 
 IGNORE = -100  # the class target that loss "cross_entropy" skips, as in PyTorch
 
@@ -150,7 +151,8 @@ def encode_file(src, vocab: Vocabulary, dst, chunk_size: int = 1 << 20) -> np.me
 
     `dst` is a .npy file of shape (N,) with the smallest unsigned dtype that holds vocab.size - 1;
     `src` is read twice (to count, then to encode), `chunk_size` characters at a time, so neither file
-    is ever whole in memory. It is written as `dst`.partial and renamed when complete.
+    is ever whole in memory. It is written to a temporary file and renamed onto `dst` when complete
+    (files.replacing), so `dst` is never seen half-written.
     """
     if not isinstance(vocab, Vocabulary):
         raise TypeError(f"vocab is {type(vocab).__name__}; expected an elman.data.Vocabulary")
@@ -158,19 +160,13 @@ def encode_file(src, vocab: Vocabulary, dst, chunk_size: int = 1 << 20) -> np.me
     count = sum(len(chunk) for _, chunk in _text_chunks("src", src, chunk_size))
     if count == 0:
         raise ValueError(f"src {os.fspath(src)!r} is empty; expected text")
-    dst = os.fspath(dst)
-    tmp = dst + ".partial"
-    try:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.min_scalar_type(vocab.size - 1), shape=(count,))
+    dtype = np.min_scalar_type(vocab.size - 1)
+    with files.replacing(dst, "dst") as temp:
+        out = np.lib.format.open_memmap(temp, mode="w+", dtype=dtype, shape=(count,))
         for offset, chunk in _text_chunks("src", src, chunk_size):
             out[offset : offset + len(chunk)] = vocab._encode(chunk, offset)
         out.flush()
         del out
-        os.replace(tmp, dst)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return load_tokens(dst)
 
 

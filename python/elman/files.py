@@ -41,26 +41,37 @@ _CHECKPOINT_DTYPES = tuple(
 
 
 def atomic_write(path, data) -> None:
-    """Replaces the file at `path` with `data` (bytes) so that no reader ever sees a partial file.
-
-    The bytes go to a temporary file in the same folder, are flushed and fsynced, and the file is
-    renamed onto `path`; the folder is then fsynced so the rename itself survives a power cut. On any
-    failure the temporary file is removed and the old file, if any, is left as it was. A symlink at
-    `path` is followed: its target is replaced, as `open(path, "wb")` would write it.
-    """
-    path = _path(path)
+    """Replaces the file at `path` with `data` (bytes) so that no reader ever sees a partial file
+    (see `replacing`)."""
     try:
         data = memoryview(data)
     except TypeError:
         raise TypeError(f"data is a {type(data).__name__}; expected bytes") from None
-    target = os.path.realpath(path)
-    folder, name = os.path.split(target)
-    temp, fd = _create_temp(folder, name)
+    with replacing(path) as temp, open(temp, "wb") as f:
+        f.write(data)
+
+
+@contextlib.contextmanager
+def replacing(path, name: str = "path"):
+    """Yields the name of a new, empty temporary file in `path`'s folder for the caller to write;
+    `name` is the argument's name in errors.
+
+    When the block ends normally the file is fsynced and renamed onto `path`, and the folder is then
+    fsynced so the rename itself survives a power cut. If the block (or any of that) fails, the
+    temporary file is removed and the old file, if any, is left as it was. A symlink at `path` is
+    followed: its target is replaced, as `open(path, "wb")` would write it.
+    """
+    target = os.path.realpath(_path(path, name))
+    folder, base = os.path.split(target)
+    temp, fd = _create_temp(folder, base)
+    os.close(fd)
     try:
-        with open(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        yield temp
+        fd = os.open(temp, os.O_RDWR | getattr(os, "O_BINARY", 0))  # Windows' fsync needs write access
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -179,11 +190,11 @@ def load_checkpoint(path) -> tuple[dict[str, np.ndarray], dict]:
     return tensors, state
 
 
-def _path(path) -> str:
+def _path(path, name: str = "path") -> str:
     try:
         return os.fsdecode(os.fspath(path))
     except TypeError:
-        raise TypeError(f"path is {path!r} ({type(path).__name__}); expected a str or os.PathLike") from None
+        raise TypeError(f"{name} is {path!r} ({type(path).__name__}); expected a str or os.PathLike") from None
 
 
 def _create_temp(folder: str, name: str) -> tuple[str, int]:
