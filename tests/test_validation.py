@@ -22,6 +22,7 @@ import elman
         ({"dropout": float("nan")}, ValueError, "dropout is nan"),
         ({"dtype": "int32"}, ValueError, "dtype is int32"),
         ({"dtype": "nonsense"}, TypeError, "dtype is 'nonsense'"),
+        ({"dtype": None}, TypeError, "dtype is None; expected 'float32' or 'float64'"),
         ({"init": "xavier"}, ValueError, "init is 'xavier'"),
         ({"seed": -1}, ValueError, "seed is -1"),
         ({"seed": 2**64}, ValueError, "seed is"),

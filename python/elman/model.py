@@ -72,6 +72,8 @@ class RNN:
         """The constructor's arguments, checked (TypeError/ValueError naming the argument) and
         normalized, without building anything: what RNN(**config) would accept."""
         try:
+            if dtype is None:  # np.dtype(None) is float64: not a choice to make silently
+                raise TypeError
             dtype = np.dtype(dtype)
         except TypeError:
             raise TypeError(f"dtype is {dtype!r}; expected 'float32' or 'float64'") from None
