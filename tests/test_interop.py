@@ -186,6 +186,24 @@ def test_missing_entries_are_all_named():
     assert "nn.RNN(4, 6, num_layers=2, bidirectional=False) and head = nn.Linear(6, 3)" in str(e.value)
 
 
+def test_layers_without_entries_are_named_as_ranges_at_once():
+    state = two_layer_state()
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        state[f"rnn.{name}_l4"] = state.pop(f"rnn.{name}_l1")
+    state["rnn.weight_hh_l999999999"] = np.zeros((H, H), np.float32)
+    with pytest.raises(ValueError) as e:
+        interop.from_torch(state)
+    message = str(e.value)
+    assert "  no entries at all for layers 1 to 3, 5 to 999999998\n" in message
+    assert "missing rnn.weight_ih_l999999999, rnn.bias_ih_l999999999, rnn.bias_hh_l999999999\n" in message
+    assert "num_layers=1000000000" in message
+    del state["rnn.weight_hh_l999999999"]
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        state[f"rnn.{name}_l2"] = state.pop(f"rnn.{name}_l4")
+    with pytest.raises(ValueError, match="no entries at all for layer 1\n"):
+        interop.from_torch(state)
+
+
 def test_unexpected_entries_are_all_named():
     state = two_layer_state()
     state["rnn.weight_ho_l0"] = np.zeros(3)

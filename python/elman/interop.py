@@ -89,10 +89,14 @@ def from_torch(state_dict, *, nonlinearity="tanh", batch_first=False, dtype=None
             f"state_dict has no {prefix or 'rnn.'}weight_ih_l0 (keys: {', '.join(map(str, arrays)) or 'none'}); "
             "expected the state_dict of a module with rnn = nn.RNN(...) and head = nn.Linear(...)"
         )
-    num_layers = max(int(m[2]) for m in found) + 1
+    present = sorted({int(m[2]) for m in found})
+    num_layers = present[-1] + 1
+    gaps = [(a + 1, b - 1) for a, b in zip([-1, *present], present) if b - a > 1]
+    if gaps:  # named as ranges: a stray "weight_ih_l999999999" must not list a billion missing entries
+        layers = ", ".join(str(a) if a == b else f"{a} to {b}" for a, b in gaps)
+        problems.append(f"no entries at all for layer{'s' if len(gaps) > 1 or gaps[0][0] != gaps[0][1] else ''} {layers}")
     directions = 2 if any(m[3] for m in found) else 1
     rnn_bias = any(m[1] == "bias" for m in found)
-    suffixes = _suffixes(num_layers, directions)
 
     def size(key: str, axis: int, ndim: int):
         a = arrays.get(key)
@@ -104,7 +108,7 @@ def from_torch(state_dict, *, nonlinearity="tanh", batch_first=False, dtype=None
     H_, I_, O_ = ("H" if H is None else H), ("I" if I is None else I), ("O" if O is None else O)
     DH = "D*H" if H is None else directions * H
     expected = {}
-    for k in range(num_layers):
+    for k in present:
         for s in _layer(k, directions):
             expected[f"{prefix}weight_ih{s}"] = (H_, I_ if k == 0 else DH)
             expected[f"{prefix}weight_hh{s}"] = (H_, H_)
@@ -146,7 +150,7 @@ def from_torch(state_dict, *, nonlinearity="tanh", batch_first=False, dtype=None
     model = RNN(I, H, O, num_layers=num_layers, nonlinearity=nonlinearity, bidirectional=directions == 2,
                 batch_first=batch_first, dtype=dtype, seed=0)  # fmt: skip
     p = model.params
-    for s in suffixes:
+    for s in _suffixes(num_layers, directions):
         p[f"W_xh{s}"] = arrays[f"{prefix}weight_ih{s}"]
         p[f"W_hh{s}"] = arrays[f"{prefix}weight_hh{s}"]
         if rnn_bias:  # summed in float64: one rounding to the model's dtype
