@@ -94,7 +94,8 @@ def from_torch(state_dict, *, nonlinearity="tanh", batch_first=False, dtype=None
     gaps = [(a + 1, b - 1) for a, b in zip([-1, *present], present) if b - a > 1]
     if gaps:  # named as ranges: a stray "weight_ih_l999999999" must not list a billion missing entries
         layers = ", ".join(str(a) if a == b else f"{a} to {b}" for a, b in gaps)
-        problems.append(f"no entries at all for layer{'s' if len(gaps) > 1 or gaps[0][0] != gaps[0][1] else ''} {layers}")
+        one = len(gaps) == 1 and gaps[0][0] == gaps[0][1]
+        problems.append(f"no entries at all for layer{'' if one else 's'} {layers}")
     directions = 2 if any(m[3] for m in found) else 1
     rnn_bias = any(m[1] == "bias" for m in found)
 
