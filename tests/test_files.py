@@ -28,7 +28,7 @@ def trained_like(rng, **kwargs):
 def model_file(tmp_path, rng, **kwargs):
     m = trained_like(rng, **kwargs)
     path = tmp_path / "model.safetensors"
-    files.save_model(m, path)
+    m.save(path)
     return m, path
 
 
@@ -45,8 +45,8 @@ def test_model_round_trip(tmp_path, rng, dtype, layers, bidirectional):
     m = trained_like(rng, num_layers=layers, bidirectional=bidirectional, dtype=dtype,
                      nonlinearity="relu", batch_first=True, dropout=0.25, init="orthogonal")  # fmt: skip
     path = tmp_path / "model.safetensors"
-    files.save_model(m, path)
-    loaded = files.load_model(path)
+    m.save(path)
+    loaded = elman.load(path)
 
     assert loaded.config == m.config
     assert loaded.dtype == m.dtype and loaded.metadata == {}
@@ -86,8 +86,8 @@ def test_user_metadata_round_trip(tmp_path, rng):
     m = trained_like(rng)
     path = tmp_path / "model.safetensors"
     user = {"vocab": json.dumps(list("abc\n")), "note": "héllo, wörld", "": "empty key"}
-    files.save_model(m, str(path), metadata=user)
-    assert files.load_model(path).metadata == user
+    m.save(str(path), metadata=user)
+    assert elman.load(path).metadata == user
     header = files.read_metadata(path)
     assert {k: v for k, v in header.items() if not k.startswith("elman.")} == user
     assert header["elman.format"] == "1"
@@ -107,7 +107,7 @@ def test_user_metadata_round_trip(tmp_path, rng):
 def test_bad_user_metadata_is_rejected_before_writing(tmp_path, rng, metadata, error, match):
     path = tmp_path / "model.safetensors"
     with pytest.raises(error, match=match):
-        files.save_model(trained_like(rng), path, metadata=metadata)
+        trained_like(rng).save(path, metadata=metadata)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -115,7 +115,7 @@ def test_non_finite_model_is_not_saved(tmp_path, rng):
     m = trained_like(rng)
     m.params["W_hh_l0"][1, 2] = np.nan
     with pytest.raises(ValueError, match="W_hh_l0 holds non-finite values; a model file must hold finite weights"):
-        files.save_model(m, tmp_path / "model.safetensors")
+        m.save(tmp_path / "model.safetensors")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -227,19 +227,19 @@ def test_bad_model_file_raises_clear_error(tmp_path, rng, spoil, match):
     m, path = model_file(tmp_path, rng)
     spoil(path, m)
     with pytest.raises(ValueError, match=re.escape(str(path)) + match):
-        files.load_model(path)
+        elman.load(path)
 
 
 def test_missing_path_and_folder(tmp_path):
     missing = tmp_path / "nope.safetensors"
-    for read in (files.load_model, files.read_metadata, files.load_checkpoint):
+    for read in (elman.load, files.read_metadata, files.load_checkpoint):
         with pytest.raises(FileNotFoundError, match=re.escape(str(missing))) as info:
             read(missing)
         assert info.value.filename == str(missing)
         with pytest.raises(IsADirectoryError, match="expected a safetensors file"):
             read(tmp_path)
     with pytest.raises(TypeError, match=r"path is 3 \(int\); expected a str or os.PathLike"):
-        files.load_model(3)
+        elman.load(3)
 
 
 def test_read_metadata_of_any_safetensors_file(tmp_path):
@@ -334,8 +334,8 @@ def test_bad_checkpoint_files(tmp_path, rng):
     with pytest.raises(ValueError, match=r"is a safetensors file but not an elman file"):
         files.load_checkpoint(path)
 
-    files.save_model(trained_like(rng), path)
-    with pytest.raises(ValueError, match=r"is an elman model file, not a checkpoint; read it with load_model"):
+    trained_like(rng).save(path)
+    with pytest.raises(ValueError, match=r"is an elman model file, not a checkpoint; read it with elman.load"):
         files.load_checkpoint(path)
 
 
@@ -365,11 +365,11 @@ def test_failed_model_save_keeps_old_model(tmp_path, rng, monkeypatch):
     before = path.read_bytes()
     monkeypatch.setattr(os, "replace", fail)
     with pytest.raises(OSError, match="disk on fire"):
-        files.save_model(trained_like(rng), path)
+        trained_like(rng).save(path)
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert temp_files(tmp_path) == []
-    np.testing.assert_array_equal(files.load_model(path).params.flat, m.params.flat)
+    np.testing.assert_array_equal(elman.load(path).params.flat, m.params.flat)
 
 
 def test_atomic_write_replaces_and_accepts_bytes_likes(tmp_path):

@@ -80,7 +80,7 @@ def assert_same_model(a, b):
 def test_to_torch_loads_strictly_and_matches_torch(torch, layers, bidirectional, nonlinearity, batch_first, dtype):
     m = make(layers, bidirectional, nonlinearity, batch_first, dtype)
     net = torch_module(torch, layers, bidirectional, nonlinearity, batch_first, dtype)
-    state = interop.to_torch(m)
+    state = m.to_torch()
     assert list(state) == list(net.state_dict())
     assert all(isinstance(v, np.ndarray) and v.dtype == m.dtype for v in state.values())
     net.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
@@ -94,7 +94,7 @@ def test_to_torch_loads_strictly_and_matches_torch(torch, layers, bidirectional,
 
 def test_to_torch_copies_and_puts_the_bias_into_bias_ih():
     m = make(2, True, "tanh", False, "float64")
-    state = interop.to_torch(m)
+    state = m.to_torch()
     for s in ("_l0", "_l0_reverse", "_l1", "_l1_reverse"):
         np.testing.assert_array_equal(state[f"rnn.bias_ih{s}"], m.params[f"b_h{s}"])
         np.testing.assert_array_equal(state[f"rnn.bias_hh{s}"], np.zeros(H))
@@ -111,7 +111,7 @@ def test_from_torch_matches_torch_with_both_biases(torch, layers, bidirectional,
     net = torch_module(torch, layers, bidirectional, nonlinearity, batch_first, dtype)
     state = net.state_dict()
     assert all(state[k].abs().min() > 0 for k in state if "bias" in k)  # PyTorch's init: both biases nonzero
-    m = interop.from_torch(state, nonlinearity=nonlinearity, batch_first=batch_first)
+    m = elman.RNN.from_torch(state, nonlinearity=nonlinearity, batch_first=batch_first)
     assert (m.input_size, m.hidden_size, m.output_size, m.num_layers) == (I, H, O, layers)
     assert (m.bidirectional, m.nonlinearity, m.batch_first) == (bidirectional, nonlinearity, batch_first)
     assert m.dtype == dtype
@@ -128,10 +128,10 @@ def test_from_torch_matches_torch_with_both_biases(torch, layers, bidirectional,
 def test_round_trips_are_bitwise(torch, layers, bidirectional, nonlinearity, batch_first, dtype):
     m = make(layers, bidirectional, nonlinearity, batch_first, dtype, seed=5)
     kwargs = dict(nonlinearity=nonlinearity, batch_first=batch_first)
-    assert_same_model(interop.from_torch(interop.to_torch(m), **kwargs), m)
+    assert_same_model(elman.RNN.from_torch(m.to_torch(), **kwargs), m)
     net = torch_module(torch, layers, bidirectional, nonlinearity, batch_first, dtype)
-    net.load_state_dict({k: torch.from_numpy(v) for k, v in interop.to_torch(m).items()})
-    back = interop.from_torch(net.state_dict(), **kwargs)
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in m.to_torch().items()})
+    back = elman.RNN.from_torch(net.state_dict(), **kwargs)
     assert_same_model(back, m)
     config = {k: v for k, v in back.config.items() if k not in ("seed", "init")}
     assert config == {k: v for k, v in m.config.items() if k not in ("seed", "init")}
@@ -140,22 +140,22 @@ def test_round_trips_are_bitwise(torch, layers, bidirectional, nonlinearity, bat
 def test_tensors_and_numpy_arrays_give_the_same_model(torch):
     torch.manual_seed(0)
     net = torch_module(torch, 2, True, "tanh", False, "float32")
-    from_tensors = interop.from_torch(net.state_dict())
-    from_arrays = interop.from_torch({k: v.numpy() for k, v in net.state_dict().items()})
-    from_parameters = interop.from_torch(dict(net.named_parameters()))  # tensors that require grad
+    from_tensors = elman.RNN.from_torch(net.state_dict())
+    from_arrays = elman.RNN.from_torch({k: v.numpy() for k, v in net.state_dict().items()})
+    from_parameters = elman.RNN.from_torch(dict(net.named_parameters()))  # tensors that require grad
     assert_same_model(from_arrays, from_tensors)
     assert_same_model(from_parameters, from_tensors)
 
 
 def test_dtype_follows_the_arrays_unless_given():
     m = make(1, False, "tanh", False, "float64")
-    state = interop.to_torch(m)
-    assert interop.from_torch(state).dtype == np.float64
+    state = m.to_torch()
+    assert elman.RNN.from_torch(state).dtype == np.float64
     as32 = {k: v.astype(np.float32) for k, v in state.items()}
-    assert interop.from_torch(as32).dtype == np.float32
-    assert interop.from_torch({k: v.astype(np.float16) for k, v in state.items()}).dtype == np.float32
-    assert interop.from_torch({**as32, "head.bias": state["head.bias"]}).dtype == np.float64
-    widened = interop.from_torch(as32, dtype="float64")
+    assert elman.RNN.from_torch(as32).dtype == np.float32
+    assert elman.RNN.from_torch({k: v.astype(np.float16) for k, v in state.items()}).dtype == np.float32
+    assert elman.RNN.from_torch({**as32, "head.bias": state["head.bias"]}).dtype == np.float64
+    widened = elman.RNN.from_torch(as32, dtype="float64")
     assert widened.dtype == np.float64
     np.testing.assert_array_equal(widened.params["W_hh_l0"], as32["rnn.weight_hh_l0"])
 
@@ -165,7 +165,7 @@ def test_bare_rnn_keys_and_no_biases(torch):
     net = torch_module(torch, 2, True, "relu", True, "float64", bias=False, head_bias=False)
     state = {**net.rnn.state_dict(), **{f"head.{k}": v for k, v in net.head.state_dict().items()}}
     assert "weight_ih_l0" in state and not any("bias" in k for k in state)
-    m = interop.from_torch(state, nonlinearity="relu", batch_first=True)
+    m = elman.RNN.from_torch(state, nonlinearity="relu", batch_first=True)
     assert all(not m.params[k].any() for k in m.params if k.startswith("b_"))
     x, h0 = batch(np.random.default_rng(3), m, T=5, B=2)
     y_t, h_n_t = torch_run(torch, net, x, h0)
@@ -175,14 +175,14 @@ def test_bare_rnn_keys_and_no_biases(torch):
 
 
 def two_layer_state():
-    return interop.to_torch(make(2, False, "tanh", False, "float32"))
+    return make(2, False, "tanh", False, "float32").to_torch()
 
 
 def test_missing_entries_are_all_named():
     state = two_layer_state()
     del state["rnn.weight_hh_l1"], state["rnn.bias_hh_l0"], state["head.weight"]
     with pytest.raises(ValueError, match="missing rnn.bias_hh_l0, rnn.weight_hh_l1, head.weight") as e:
-        interop.from_torch(state)
+        elman.RNN.from_torch(state)
     assert "nn.RNN(4, 6, num_layers=2, bidirectional=False) and head = nn.Linear(6, 3)" in str(e.value)
 
 
@@ -192,7 +192,7 @@ def test_layers_without_entries_are_named_as_ranges_at_once():
         state[f"rnn.{name}_l4"] = state.pop(f"rnn.{name}_l1")
     state["rnn.weight_hh_l999999999"] = np.zeros((H, H), np.float32)
     with pytest.raises(ValueError) as e:
-        interop.from_torch(state)
+        elman.RNN.from_torch(state)
     message = str(e.value)
     assert "  no entries at all for layers 1 to 3, 5 to 999999998\n" in message
     assert "missing rnn.weight_ih_l999999999, rnn.bias_ih_l999999999, rnn.bias_hh_l999999999\n" in message
@@ -201,7 +201,7 @@ def test_layers_without_entries_are_named_as_ranges_at_once():
     for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
         state[f"rnn.{name}_l2"] = state.pop(f"rnn.{name}_l4")
     with pytest.raises(ValueError, match="no entries at all for layer 1\n"):
-        interop.from_torch(state)
+        elman.RNN.from_torch(state)
 
 
 def test_unexpected_entries_are_all_named():
@@ -210,7 +210,7 @@ def test_unexpected_entries_are_all_named():
     state["head.scale"] = np.zeros(3)
     state["weight_ih_l0"] = np.zeros((H, I))  # bare next to prefixed
     with pytest.raises(ValueError, match="unexpected rnn.weight_ho_l0, head.scale, weight_ih_l0"):
-        interop.from_torch(state)
+        elman.RNN.from_torch(state)
 
 
 def test_misshapen_entries_are_all_named():
@@ -219,7 +219,7 @@ def test_misshapen_entries_are_all_named():
     state["rnn.weight_ih_l1"] = np.zeros((H, I), np.float32)
     state["head.bias"] = np.zeros(O + 1, np.float32)
     with pytest.raises(ValueError) as e:
-        interop.from_torch(state)
+        elman.RNN.from_torch(state)
     message = str(e.value)
     assert "rnn.weight_hh_l0 has shape (6, 7); expected (6, 6)" in message
     assert "rnn.weight_ih_l1 has shape (6, 4); expected (6, 6)" in message
@@ -232,7 +232,7 @@ def test_non_finite_and_non_numeric_entries_are_all_named():
     state["head.weight"][0, 0] = -np.inf
     state["rnn.bias_ih_l0"] = np.array(["a"] * H)
     with pytest.raises(ValueError) as e:
-        interop.from_torch(state)
+        elman.RNN.from_torch(state)
     message = str(e.value)
     assert "rnn.weight_hh_l1 holds non-finite values" in message
     assert "head.weight holds non-finite values" in message
@@ -246,7 +246,7 @@ def test_every_kind_of_problem_in_one_message():
     state["rnn.bias_hh_l1"] = np.zeros(H + 2)
     state["head.bias"] = np.full(O, np.inf)
     with pytest.raises(ValueError) as e:
-        interop.from_torch(state)
+        elman.RNN.from_torch(state)
     assert str(e.value) == (
         "state_dict does not describe an elman.RNN:\n"
         "  missing rnn.weight_ih_l1\n"
@@ -259,10 +259,10 @@ def test_every_kind_of_problem_in_one_message():
 
 
 def test_one_bias_of_a_pair_is_missing_not_optional():
-    state = interop.to_torch(make(1, False, "tanh", False, "float32"))
+    state = make(1, False, "tanh", False, "float32").to_torch()
     del state["rnn.bias_hh_l0"]
     with pytest.raises(ValueError, match="missing rnn.bias_hh_l0"):
-        interop.from_torch(state)
+        elman.RNN.from_torch(state)
 
 
 def test_unreadable_tensors_are_named(torch):
@@ -270,16 +270,16 @@ def test_unreadable_tensors_are_named(torch):
     state = dict(net.state_dict())
     state["rnn.weight_hh_l0"] = state["rnn.weight_hh_l0"].to(torch.bfloat16)  # numpy has no bfloat16
     with pytest.raises(ValueError, match=r"rnn.weight_hh_l0 cannot be read as an array"):
-        interop.from_torch(state)
+        elman.RNN.from_torch(state)
 
 
 def test_not_a_state_dict():
     with pytest.raises(TypeError, match="state_dict is a list; expected a dict"):
-        interop.from_torch([np.zeros(3)])
+        elman.RNN.from_torch([np.zeros(3)])
     with pytest.raises(ValueError, match="state_dict has no rnn.weight_ih_l0 \\(keys: head.weight\\)"):
-        interop.from_torch({"head.weight": np.zeros((3, 4))})
+        elman.RNN.from_torch({"head.weight": np.zeros((3, 4))})
     with pytest.raises(ValueError, match="nonlinearity is 'gelu'"):
-        interop.from_torch(two_layer_state(), nonlinearity="gelu")
+        elman.RNN.from_torch(two_layer_state(), nonlinearity="gelu")
 
 
 def test_torch_is_never_imported_for_numpy_state_dicts():
@@ -289,7 +289,7 @@ import numpy as np
 import elman
 from elman import interop
 m = elman.RNN(3, 4, 2, num_layers=2, bidirectional=True, seed=0)
-back = interop.from_torch(interop.to_torch(m))
+back = elman.RNN.from_torch(m.to_torch())
 assert all(np.array_equal(back.params[k], m.params[k]) for k in m.params)
 print(sorted(n for n in sys.modules if n.split(".")[0] in ("torch", "onnx", "onnxruntime")))
 """
@@ -421,7 +421,7 @@ def test_opsets(onnx, ort, tmp_path):
 def test_export_arguments(onnx, tmp_path):
     m = make(1, False, "tanh", False, "float32")
     with pytest.raises(TypeError, match="model is a dict; expected an elman.RNN"):
-        interop.export_onnx(interop.to_torch(m), tmp_path / "m.onnx")
+        interop.export_onnx(m.to_torch(), tmp_path / "m.onnx")
     with pytest.raises(ValueError, match="dtype is float16; expected 'float32' or 'float64'"):
         interop.export_onnx(m, tmp_path / "m.onnx", dtype="float16")
     with pytest.raises(TypeError, match="lengths is 'yes'"):

@@ -7,6 +7,7 @@ import pytest
 from conftest import random_batch, reference_of
 
 import elman
+from elman.params import param_shapes
 
 
 def test_params_are_live_views(rng):
@@ -196,8 +197,6 @@ def test_version():
 
 @pytest.mark.parametrize("layers,bidirectional", [(1, False), (3, True)])
 def test_param_shapes_from_config_match_the_model(layers, bidirectional):
-    from elman.params import param_shapes
-
     m = elman.RNN(5, 7, 3, num_layers=layers, bidirectional=bidirectional)
     assert param_shapes(m.config) == {k: v.shape for k, v in m.params.items()}
     assert list(param_shapes(m.config)) == list(m.params)

@@ -9,13 +9,12 @@ _load_core()  # elman._core: the build of the native module this CPU runs (see _
 from . import _core, data, optim  # noqa: E402
 from ._core import NonFiniteError  # noqa: E402
 from .clip import clip_grad_norm, clip_grad_value  # noqa: E402
-from .files import load_model as load  # noqa: E402
 from .interop import export_onnx  # noqa: E402
-from .model import RNN  # noqa: E402
+from .model import RNN, load  # noqa: E402
 from .params import ParamDict  # noqa: E402
 from .train import Cosine, StepDecay, Trainer, Warmup  # noqa: E402
 
-__version__ = _core.__version__
+__version__: str = _core.__version__
 kernels: str = _core.kernels
 """The native kernels in use: "avx2" or "baseline" (any x86-64 CPU) from a wheel, which chooses by CPU
 unless the environment variable ELMAN_KERNELS names one; "native" from a source build."""
@@ -25,12 +24,11 @@ def set_num_threads(n: int) -> None:
     """Threads of the native core (default 1): the recurrence splits the batch across them, the
     whole-sequence products split rows. A forked child process starts again with 1 (OpenMP's
     threads do not survive a fork)."""
-    from ._validate import integer
-
-    _core.set_num_threads(integer("n", n, 1))
+    _core.set_num_threads(n)
 
 
 def get_num_threads() -> int:
+    """The threads the native core uses (see set_num_threads)."""
     return _core.get_num_threads()
 
 

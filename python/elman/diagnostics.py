@@ -3,6 +3,7 @@ spectral radius of each recurrent matrix, so vanishing and exploding gradients b
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,14 +39,13 @@ class GradientFlow:
 
 
 def spectral_radius(matrix: np.ndarray) -> float:
+    """max |eigenvalue| of a square matrix, in float64."""
     return float(np.abs(np.linalg.eigvals(np.asarray(matrix, dtype=np.float64))).max())
 
 
-def layer_names(model) -> list[str]:
-    return [f"l{l}" + ("_reverse" if d else "") for l in range(model.num_layers) for d in range(model.directions)]
-
-
-def gradient_flow(model, loss_value: float, norms: np.ndarray) -> GradientFlow:
-    names = layer_names(model)
-    radius = np.array([spectral_radius(model.params[f"W_hh_{n}"]) for n in names])
+def gradient_flow(params: Mapping[str, np.ndarray], loss_value: float, norms: np.ndarray) -> GradientFlow:
+    """A GradientFlow from the core's norms (L*D, T), whose rows follow the layers of params (each
+    named by its W_hh's suffix: "l0", "l0_reverse", ...)."""
+    names = [name[len("W_hh_") :] for name in params if name.startswith("W_hh_")]
+    radius = np.array([spectral_radius(params[f"W_hh_{n}"]) for n in names])
     return GradientFlow(float(loss_value), norms.astype(np.float64), radius, names)

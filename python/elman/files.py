@@ -1,7 +1,8 @@
 """Model and checkpoint files: safetensors, written atomically.
 
 A model file holds each parameter under its name (in the model's dtype) and, in the header's metadata,
-"elman.config" (the JSON of RNN.config), "elman.format" and the user's own str -> str entries. A
+"elman.config" (the JSON of RNN.config), "elman.format" and the user's own str -> str entries. This
+module knows the format, not the model: elman.RNN.save and elman.load call write_model and read_model. A
 checkpoint file holds any named arrays and one JSON state under "elman.checkpoint". Keys starting
 with "elman." are ours; everything else in the metadata belongs to the user.
 
@@ -18,13 +19,14 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import safetensors.numpy
 from safetensors import SafetensorError, safe_open
 
 from ._validate import shape_str
-from .params import param_shapes
+from .params import layout
 
 FORMAT = 1
 FORMAT_KEY = "elman.format"
@@ -80,23 +82,25 @@ def replacing(path, name: str = "path"):
     _fsync_folder(folder)
 
 
-def save_model(model, path, metadata: Mapping[str, str] | None = None) -> None:
-    """Writes `model` (an elman.RNN) to one safetensors file; `metadata` is the user's str -> str dict."""
+def write_model(path, config: Mapping[str, Any], params: Mapping[str, np.ndarray], metadata=None) -> None:
+    """Writes a model's parameters and config (RNN.config) to one safetensors file, atomically;
+    `metadata` is the user's str -> str dict."""
     header = _user_metadata(metadata)
-    tensors = {name: np.asarray(value, order="C") for name, value in model.params.items()}
+    tensors = {name: np.asarray(value, order="C") for name, value in params.items()}
     for name, value in tensors.items():
         if not np.all(np.isfinite(value)):
             raise ValueError(f"{name} holds non-finite values; a model file must hold finite weights")
-    header[CONFIG_KEY] = json.dumps(model.config)
+    header[CONFIG_KEY] = json.dumps(dict(config))
     header[FORMAT_KEY] = str(FORMAT)
     atomic_write(path, safetensors.numpy.save(tensors, metadata=header))
 
 
-def load_model(path):
-    """Reads a file written by save_model: an elman.RNN with its weights, and the user's metadata as
-    the attribute `metadata`."""
-    from .model import RNN  # model.py imports this module to offer RNN.save
+def read_model(path) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, str]]:
+    """Reads a file written by write_model: (config, tensors, the user's metadata).
 
+    The config is checked by the core and every tensor's name, dtype and shape against it before
+    any tensor is read, so a lying header costs no memory; the tensors must be finite.
+    """
     path = _path(path)
     with _open(path) as f:
         header = _elman_metadata(f, path)
@@ -105,12 +109,15 @@ def load_model(path):
                 raise ValueError(f"{path} is an elman checkpoint, not a model file; read it with load_checkpoint")
             raise ValueError(f"{path} has no {CONFIG_KEY!r} in its metadata; expected an elman model file")
         config = _config(header[CONFIG_KEY], path)
-        try:  # the config and the header's shapes are checked before the model (and its memory) is made
-            config = RNN.checked_config(**config)
+        dtype = config.get("dtype")
+        if dtype not in _MODEL_DTYPES:
+            expected = " or ".join(map(repr, _MODEL_DTYPES))
+            raise ValueError(f"{path}: {CONFIG_KEY} does not describe a model (dtype is {dtype!r}; expected {expected})")
+        try:
+            checked, tensors = layout(config)
         except (TypeError, ValueError) as e:
             raise ValueError(f"{path}: {CONFIG_KEY} does not describe a model ({e})") from None
-        expected = param_shapes(config)
-        dtype = config["dtype"]
+        expected = {name: shape for name, shape, _ in tensors}
         code = _MODEL_DTYPES[dtype]
         _check_names(path, list(f.keys()), list(expected))
         for name, shape in expected.items():
@@ -124,17 +131,13 @@ def load_model(path):
                 raise ValueError(
                     f"{path}: tensor {name} has shape {shape_str(stored.get_shape())}; expected {shape_str(shape)}"
                 )
-        try:
-            model = RNN(**config)
-        except ValueError as e:  # the core's own limits on sizes
-            raise ValueError(f"{path}: {CONFIG_KEY} does not describe a model ({e})") from None
+        values = {}
         for name in expected:
-            value = _tensor(f, name, path)
-            if not np.all(np.isfinite(value)):
+            values[name] = _tensor(f, name, path)
+            if not np.all(np.isfinite(values[name])):
                 raise ValueError(f"{path}: tensor {name} holds non-finite values; expected finite weights")
-            model.params[name] = value
-    model.metadata = {k: v for k, v in header.items() if not k.startswith(_RESERVED)}
-    return model
+    user = {k: v for k, v in header.items() if not k.startswith(_RESERVED)}
+    return {**checked, "dtype": dtype}, values, user
 
 
 def read_metadata(path) -> dict[str, str]:
@@ -178,7 +181,7 @@ def load_checkpoint(path) -> tuple[dict[str, np.ndarray], dict]:
         header = _elman_metadata(f, path)
         if CHECKPOINT_KEY not in header:
             if CONFIG_KEY in header:
-                raise ValueError(f"{path} is an elman model file, not a checkpoint; read it with load_model")
+                raise ValueError(f"{path} is an elman model file, not a checkpoint; read it with elman.load")
             raise ValueError(f"{path} has no {CHECKPOINT_KEY!r} in its metadata; expected an elman checkpoint")
         try:
             state = json.loads(header[CHECKPOINT_KEY])

@@ -3,35 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from . import _core
 from . import _validate as check
+from .model import RNN
 from .params import ParamDict
 
 _CORE = {np.dtype(np.float32): _core.OptimizerF32, np.dtype(np.float64): _core.OptimizerF64}
 
 
 class Optimizer:
-    """Base class: holds the native optimizer of one model and its state buffers."""
+    """Base class: holds the native optimizer of one model and its state buffers.
+
+    The native module checks the hyperparameters' types and the core their ranges; `hyperparameters`
+    holds the ones given, as the core holds them.
+    """
 
     kind: str = ""
     # Names of the native state buffers "first" and "second" in state_dict, or None where unused.
     state_names: tuple[str | None, str | None] = (None, None)
 
-    def __init__(self, model, **hyperparameters):
-        from .model import RNN
-
+    def __init__(self, model: RNN, **hyperparameters: Any) -> None:
         if not isinstance(model, RNN):
             raise TypeError(f"model is a {type(model).__name__}; expected an elman.RNN")
         self.model = model
-        self.hyperparameters = {name: _CHECKS[name](name, value) for name, value in hyperparameters.items()}
-        h = {**_NATIVE_DEFAULTS, **self.hyperparameters}
-        self._core = _CORE[model.dtype](
-            self.kind, model.num_params, h["lr"], h["momentum"], h["nesterov"], h["weight_decay"], h["eps"],
-            h["alpha"], h["betas"][0], h["betas"][1], h["decoupled"],
-        )  # fmt: skip
+        self._core = _CORE[model.dtype](kind=self.kind, size=model.num_params, **hyperparameters)
+        held = self._core.config
+        self.hyperparameters: dict[str, Any] = {name: held[name] for name in hyperparameters}
 
     @property
     def lr(self) -> float:
@@ -39,7 +40,8 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value: float) -> None:
-        self._core.lr = self.hyperparameters["lr"] = check.real("lr", value, 0.0)
+        self._core.lr = value
+        self.hyperparameters["lr"] = self._core.lr
 
     @property
     def steps(self) -> int:
@@ -99,16 +101,20 @@ class Optimizer:
             if a.shape != buf.shape:
                 raise ValueError(f"state buffer {name} has shape {check.shape_str(a.shape)}; expected {check.shape_str(buf.shape)}")
             arrays[name] = a
-        step = check.integer("step", state.get("step"), 0)
         saved = dict(state.get("hyperparameters", {}))
         lr = saved.pop("lr", self.lr)
         mine = {k: v for k, v in self.hyperparameters.items() if k != "lr"}
         if {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()} != mine:
             raise ValueError(f"state has hyperparameters {saved}; expected this optimizer's {mine} (lr may differ)")
-        self.lr = lr
+        old_steps, old_lr = self.steps, self.lr
+        try:  # the core checks both; neither is kept unless both are good
+            self._core.steps = state.get("step")
+            self.lr = lr
+        except (TypeError, ValueError):
+            self._core.steps, self.lr = old_steps, old_lr
+            raise
         for name, buf in buffers.items():
             buf[...] = arrays[name]
-        self._core.steps = step
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())
@@ -158,34 +164,3 @@ class Adam(Optimizer):
 def AdamW(model, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
     """torch.optim.AdamW: Adam with decoupled weight decay."""
     return Adam(model, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, decoupled=True)
-
-
-def _betas(name, value) -> tuple[float, float]:
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise TypeError(f"{name} is {value!r}; expected a pair of numbers")
-    return (check.real(f"{name}[0]", value[0], 0.0, 1.0), check.real(f"{name}[1]", value[1], 0.0, 1.0))
-
-
-def _unit(name, value) -> float:
-    value = check.real(name, value, 0.0)
-    if value > 1.0:
-        raise ValueError(f"{name} is {value}; expected a number in [0, 1]")
-    return value
-
-
-def _non_negative(name, value) -> float:
-    return check.real(name, value, 0.0)
-
-
-_CHECKS = {
-    "lr": _non_negative,
-    "momentum": _non_negative,
-    "nesterov": check.flag,
-    "weight_decay": _non_negative,
-    "eps": _non_negative,
-    "alpha": _unit,
-    "betas": _betas,
-    "decoupled": check.flag,
-}
-_NATIVE_DEFAULTS = {"momentum": 0.0, "nesterov": False, "weight_decay": 0.0, "eps": 1e-8, "alpha": 0.99,
-                    "betas": (0.9, 0.999), "decoupled": False}  # fmt: skip

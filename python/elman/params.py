@@ -1,22 +1,40 @@
-"""Named views into a model's flat parameter (or gradient) buffer."""
+"""Named views into a model's flat parameter (or gradient) buffer, in the layout the core defines."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
+from . import _core
 from ._validate import shape_str
 
+Tensors = list[tuple[str, tuple[int, ...], int]]
+"""Every parameter as (name, shape, offset into the flat buffer), in buffer order."""
 
-class ParamDict(Mapping):
+
+def layout(config: Mapping[str, Any]) -> tuple[dict[str, Any], Tensors]:
+    """The core's check of a model configuration (RNN's arguments; dtype is not the core's and is
+    ignored) and the layout of its parameters, without building the model. Raises TypeError or
+    ValueError naming the argument."""
+    native = {k: v for k, v in config.items() if k != "dtype"}
+    return _core.layout(**native)
+
+
+def param_shapes(config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every parameter of RNN(**config), in buffer order."""
+    return {name: shape for name, shape, _ in layout(config)[1]}
+
+
+class ParamDict(Mapping[str, np.ndarray]):
     """Maps each parameter name to a live numpy view of one flat buffer.
 
     Writing into a view, or assigning an array to a name, changes the buffer itself. `flat` is the
     whole buffer as one 1-D array: clipping and optimizer updates work on it in a single pass.
     """
 
-    def __init__(self, flat: np.ndarray, tensors):
+    def __init__(self, flat: np.ndarray, tensors: Tensors):
         self.flat = flat
         self._views = {
             name: flat[offset : offset + int(np.prod(shape))].reshape(shape) for name, shape, offset in tensors
@@ -25,7 +43,8 @@ class ParamDict(Mapping):
     def __getitem__(self, name: str) -> np.ndarray:
         return self._views[name]
 
-    def __setitem__(self, name: str, value) -> None:
+    def __setitem__(self, name: str, value: Any) -> None:
+        """Copies `value` (same shape, finite real numbers) into the parameter's view."""
         if name not in self._views:
             raise KeyError(f"{name!r} is not a parameter; expected one of {', '.join(self._views)}")
         view = self._views[name]
@@ -47,19 +66,3 @@ class ParamDict(Mapping):
     def __repr__(self) -> str:
         items = ", ".join(f"{k}: {shape_str(v.shape)}" for k, v in self._views.items())
         return f"ParamDict({{{items}}})"
-
-
-def param_shapes(config: dict) -> dict[str, tuple[int, ...]]:
-    """The name and shape of every parameter of RNN(**config), in buffer order, without building it."""
-    I, H, O = int(config["input_size"]), int(config["hidden_size"]), int(config["output_size"])
-    L, D = int(config.get("num_layers", 1)), 2 if config.get("bidirectional", False) else 1
-    shapes: dict[str, tuple[int, ...]] = {}
-    for layer in range(L):
-        for direction in range(D):
-            suffix = f"_l{layer}" + ("_reverse" if direction else "")
-            shapes["W_xh" + suffix] = (H, I if layer == 0 else D * H)
-            shapes["W_hh" + suffix] = (H, H)
-            shapes["b_h" + suffix] = (H,)
-    shapes["W_hy"] = (O, D * H)
-    shapes["b_y"] = (O,)
-    return shapes

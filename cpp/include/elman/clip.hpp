@@ -12,6 +12,7 @@
 #include <Eigen/Core>
 
 #include "elman/config.hpp"
+#include "elman/errors.hpp"
 
 namespace elman {
 
@@ -24,8 +25,7 @@ struct Span {
 
 inline void check_threshold(const char* name, double value) {
   if (!(value >= 0.0) || std::isinf(value))
-    throw std::invalid_argument(std::string(name) + " is " + std::to_string(value) +
-                                "; expected a finite non-negative number");
+    throw std::invalid_argument(std::string(name) + " is " + number_str(value) + "; expected a finite number >= 0");
 }
 
 // Each element into [-threshold, threshold] (min-char-rnn's np.clip rule).

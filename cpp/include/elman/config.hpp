@@ -10,6 +10,8 @@
 
 #include <Eigen/Core>
 
+#include "elman/errors.hpp"
+
 namespace elman {
 
 using Index = Eigen::Index;
@@ -50,7 +52,7 @@ struct Config {
     auto positive = [](const char* name, Index v) {
       if (v < 1)
         throw std::invalid_argument(std::string(name) + " is " + std::to_string(v) +
-                                    "; expected a positive integer");
+                                    "; expected an integer >= 1");
     };
     positive("input_size", input_size);
     positive("hidden_size", hidden_size);
@@ -69,7 +71,7 @@ struct Config {
     if (count > double(Index(1) << 40))
       throw std::invalid_argument("these sizes make " + std::to_string(count) + " parameters; expected at most 2**40");
     if (!(dropout >= 0.0 && dropout < 1.0))
-      throw std::invalid_argument("dropout is " + std::to_string(dropout) + "; expected a value in [0, 1)");
+      throw std::invalid_argument("dropout is " + number_str(dropout) + "; expected a number in [0, 1)");
   }
 };
 
@@ -88,8 +90,9 @@ struct LayerOffsets {
   Index W_xh, W_hh, b_h;
 };
 
-// Where every parameter lives. The order is the order of API.md's table: per layer, the forward
-// direction then the reverse one, then the head W_hy (O, D*H) and b_y (O).
+// Where every parameter lives, and the one place its names are made: per layer, the forward direction
+// (W_xh_l{k}, W_hh_l{k}, b_h_l{k}) then the reverse one (the same with _reverse), then the head
+// W_hy (O, D*H) and b_y (O). Python's m.params, the files and the interop all read this layout.
 struct ParamLayout {
   std::vector<LayerOffsets> layers;  // index layer * D + direction
   Index W_hy = 0, b_y = 0;

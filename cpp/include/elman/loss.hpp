@@ -28,38 +28,42 @@ inline Reduction parse_reduction(const std::string& name) {
   throw std::invalid_argument("reduction is '" + name + "'; expected 'mean' or 'sum'");
 }
 
-// What "mean" divides by: every valid (t, b, o) for MSE, every valid non-ignored (t, b) for
-// cross-entropy. A batch with nothing to average has loss 0 and zero gradients.
-inline double reduction_scale(Reduction r, Index count) {
-  if (r == Reduction::Sum) return 1.0;
-  return count > 0 ? 1.0 / static_cast<double>(count) : 0.0;
-}
+// A loss before its reduction: the sum over the counted positions and how many were counted (every
+// valid (t, b, o) for MSE, every valid non-ignored (t, b) for cross-entropy). "mean" divides by the
+// count; a batch with nothing to count has loss 0 and zero gradients. The backward functions take the
+// scale of the reduction, so that sums and counts gathered from several batches can be reduced as one.
+struct LossSum {
+  double total = 0.0;
+  Index count = 0;
+
+  double scale(Reduction r) const {
+    if (r == Reduction::Sum) return 1.0;
+    return count > 0 ? 1.0 / static_cast<double>(count) : 0.0;
+  }
+  double value(Reduction r) const { return total * scale(r); }
+};
 
 // y and target are (N, O).
 template <typename S>
-double mse_forward(const MatMap<S>& y, const ConstMatMap<S>& target, const Steps& s, Reduction r) {
-  double total = 0.0;
-  Index count = 0;
+LossSum mse_forward(const MatMap<S>& y, const ConstMatMap<S>& target, const Steps& s) {
+  LossSum sum;
   if (!s.lengths) {
-    total = static_cast<double>((y - target).squaredNorm());
-    count = y.size();
-  } else {
-    for (Index row = 0; row < y.rows(); ++row) {
-      if (!s.valid_row(row)) continue;
-      total += static_cast<double>((y.row(row) - target.row(row)).squaredNorm());
-      count += y.cols();
-    }
+    sum.total = static_cast<double>((y - target).squaredNorm());
+    sum.count = y.size();
+    return sum;
   }
-  return total * reduction_scale(r, count);
+  for (Index row = 0; row < y.rows(); ++row) {
+    if (!s.valid_row(row)) continue;
+    sum.total += static_cast<double>((y.row(row) - target.row(row)).squaredNorm());
+    sum.count += y.cols();
+  }
+  return sum;
 }
 
+// dy = scale * d(sum of squares)/dy, 0 on padded rows.
 template <typename S>
-void mse_backward(const MatMap<S>& y, const ConstMatMap<S>& target, const Steps& s, Reduction r,
-                  MatMap<S> dy) {
-  Index valid_rows = 0;
-  for (Index row = 0; row < y.rows(); ++row) valid_rows += s.valid_row(row);
-  const S scale = static_cast<S>(2.0 * reduction_scale(r, valid_rows * y.cols()));
-  dy.noalias() = scale * (y - target);
+void mse_backward(const MatMap<S>& y, const ConstMatMap<S>& target, const Steps& s, double scale, MatMap<S> dy) {
+  dy.noalias() = static_cast<S>(2.0 * scale) * (y - target);
   if (s.lengths)
     for (Index row = 0; row < y.rows(); ++row)
       if (!s.valid_row(row)) dy.row(row).setZero();
@@ -72,35 +76,31 @@ inline bool counts_for_loss(const Steps& s, const std::int64_t* classes, Index r
 // Softmax cross-entropy with class indices (N); probs (N, O) receives the softmax of each counted
 // row for the backward pass.
 template <typename S>
-double cross_entropy_forward(const MatMap<S>& y, const std::int64_t* classes, const Steps& s,
-                             Reduction r, MatMap<S> probs) {
-  double total = 0.0;
-  Index count = 0;
+LossSum cross_entropy_forward(const MatMap<S>& y, const std::int64_t* classes, const Steps& s, MatMap<S> probs) {
+  LossSum sum;
   for (Index row = 0; row < y.rows(); ++row) {
     if (!counts_for_loss(s, classes, row)) continue;
     const S top = y.row(row).maxCoeff();
     probs.row(row) = (y.row(row).array() - top).exp().matrix();
     const S log_sum = std::log(probs.row(row).sum());
     probs.row(row) /= probs.row(row).sum();
-    total += static_cast<double>(top + log_sum - y(row, classes[row]));
-    ++count;
+    sum.total += static_cast<double>(top + log_sum - y(row, classes[row]));
+    ++sum.count;
   }
-  return total * reduction_scale(r, count);
+  return sum;
 }
 
-// dy holds cross_entropy_forward's probs on entry.
+// dy holds cross_entropy_forward's probs on entry; on exit scale * dL/dy, 0 on rows not counted.
 template <typename S>
-void cross_entropy_backward(const std::int64_t* classes, const Steps& s, Reduction r, MatMap<S> dy) {
-  Index count = 0;
-  for (Index row = 0; row < dy.rows(); ++row) count += counts_for_loss(s, classes, row);
-  const S scale = static_cast<S>(reduction_scale(r, count));
+void cross_entropy_backward(const std::int64_t* classes, const Steps& s, double scale, MatMap<S> dy) {
+  const S k = static_cast<S>(scale);
   for (Index row = 0; row < dy.rows(); ++row) {
     if (!counts_for_loss(s, classes, row)) {
       dy.row(row).setZero();
       continue;
     }
     dy(row, classes[row]) -= S(1);
-    dy.row(row) *= scale;
+    dy.row(row) *= k;
   }
 }
 

@@ -3,6 +3,7 @@
 // when a larger batch arrives, so a warm call allocates nothing.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
@@ -91,19 +92,18 @@ class Model {
     forward_pass(batch, true, ws_.y.data());
     auto y = mat(ws_.y.data(), s.rows(), config_.output_size);
     auto dy = mat(ws_.dy.data(), s.rows(), config_.output_size);
-    double value;
     if (loss == Loss::MSE) {
       auto t = cmat(target.values, s.rows(), config_.output_size);
-      value = mse_forward(y, t, s, reduction);
-      mse_backward(y, t, s, reduction, dy);
+      last_loss_ = mse_forward(y, t, s);
+      mse_backward(y, t, s, last_loss_.scale(reduction), dy);
     } else {
-      value = cross_entropy_forward(y, target.classes, s, reduction, dy);
-      cross_entropy_backward(target.classes, s, reduction, dy);
+      last_loss_ = cross_entropy_forward(y, target.classes, s, dy);
+      cross_entropy_backward(target.classes, s, last_loss_.scale(reduction), dy);
     }
     std::fill(grads_.begin(), grads_.end(), S(0));
     backward_pass(batch, flow);
     copy_state(batch, h_n);
-    return value;
+    return last_loss_.value(reduction);
   }
 
   // The loss of a forward pass without dropout, and h_n (if not null); no gradients.
@@ -114,14 +114,17 @@ class Model {
     reserve(s, true);
     forward_pass(batch, false, ws_.y.data());
     auto y = mat(ws_.y.data(), s.rows(), config_.output_size);
-    double value;
     if (loss == Loss::MSE)
-      value = mse_forward(y, cmat(target.values, s.rows(), config_.output_size), s, reduction);
+      last_loss_ = mse_forward(y, cmat(target.values, s.rows(), config_.output_size), s);
     else
-      value = cross_entropy_forward(y, target.classes, s, reduction, mat(ws_.dy.data(), s.rows(), config_.output_size));
+      last_loss_ = cross_entropy_forward(y, target.classes, s, mat(ws_.dy.data(), s.rows(), config_.output_size));
     copy_state(batch, h_n);
-    return value;
+    return last_loss_.value(reduction);
   }
+
+  // The sum and the count behind the value the last loss call returned (what "mean" divided by), so
+  // that losses over many batches can be reduced as one: sum of totals / sum of counts.
+  const LossSum& last_loss() const { return last_loss_; }
 
   // loss_and_grad, clipping and the optimizer's update in one call that allocates nothing once warm.
   double train_step(const Batch<S>& batch, const Target<S>& target, Loss loss, Reduction reduction,
@@ -308,11 +311,12 @@ class Model {
                                   std::to_string(s.batch) + "; expected at least 1 of each");
     if ((batch.x == nullptr) == (batch.tokens == nullptr))
       throw std::invalid_argument("a batch needs exactly one of x and tokens");
-    if (s.lengths)
-      for (Index b = 0; b < s.batch; ++b)
-        if (s.lengths[b] < 0 || s.lengths[b] > s.steps)
-          throw std::invalid_argument("lengths[" + std::to_string(b) + "] is " + std::to_string(s.lengths[b]) +
-                                      "; expected a value in [0, " + std::to_string(s.steps) + "]");
+    if (s.lengths && s.batch > 0) {
+      const auto [low, high] = std::minmax_element(s.lengths, s.lengths + s.batch);
+      if (*low < 0 || *high > s.steps)
+        throw std::invalid_argument("lengths holds " + std::to_string(*low) + ".." + std::to_string(*high) +
+                                    "; expected each in [0, " + std::to_string(s.steps) + "]");
+    }
     if (batch.x) require_finite(batch.x, s.rows() * config_.input_size, "x");
     if (batch.tokens)
       for (Index r = 0; r < s.rows(); ++r)
@@ -338,7 +342,7 @@ class Model {
         throw std::invalid_argument("target holds class " + std::to_string(c) + " at step " +
                                     std::to_string(r / s.batch) + ", sequence " + std::to_string(r % s.batch) +
                                     "; expected a class in [0, " + std::to_string(config_.output_size) +
-                                    ") or -100 to ignore");
+                                    ") or " + std::to_string(ignore_index) + " to ignore");
     }
   }
 
@@ -348,6 +352,7 @@ class Model {
   Buffer<S> grads_;
   Rng dropout_rng_;
   Workspace ws_;
+  LossSum last_loss_;
 };
 
 }  // namespace elman

@@ -10,11 +10,20 @@
 #include <Eigen/Core>
 
 #include "elman/config.hpp"
+#include "elman/errors.hpp"
 #include "elman/tensor.hpp"
 
 namespace elman {
 
 enum class OptimizerKind { SGD, Adagrad, RMSprop, Adam };
+
+inline OptimizerKind parse_optimizer(const std::string& name) {
+  if (name == "sgd") return OptimizerKind::SGD;
+  if (name == "adagrad") return OptimizerKind::Adagrad;
+  if (name == "rmsprop") return OptimizerKind::RMSprop;
+  if (name == "adam") return OptimizerKind::Adam;
+  throw std::invalid_argument("optimizer is '" + name + "'; expected 'sgd', 'adagrad', 'rmsprop' or 'adam'");
+}
 
 struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::SGD;
@@ -30,7 +39,7 @@ struct OptimizerConfig {
   void validate() const {
     auto require = [](bool ok, const char* name, double value, const char* expected) {
       if (!ok)
-        throw std::invalid_argument(std::string(name) + " is " + std::to_string(value) + "; expected " + expected);
+        throw std::invalid_argument(std::string(name) + " is " + number_str(value) + "; expected " + expected);
     };
     require(std::isfinite(lr) && lr >= 0.0, "lr", lr, "a finite number >= 0");
     require(std::isfinite(momentum) && momentum >= 0.0, "momentum", momentum, "a finite number >= 0");
@@ -40,7 +49,7 @@ struct OptimizerConfig {
     require(beta1 >= 0.0 && beta1 < 1.0, "betas[0]", beta1, "a number in [0, 1)");
     require(beta2 >= 0.0 && beta2 < 1.0, "betas[1]", beta2, "a number in [0, 1)");
     if (nesterov && momentum <= 0.0)
-      throw std::invalid_argument("nesterov is true with momentum " + std::to_string(momentum) +
+      throw std::invalid_argument("nesterov is True with momentum " + number_str(momentum) +
                                   "; expected momentum > 0 (PyTorch's rule)");
   }
 };
@@ -63,7 +72,7 @@ class Optimizer {
   S* first() { return first_.data(); }
   S* second() { return second_.data(); }
   void set_steps(long long steps) {
-    if (steps < 0) throw std::invalid_argument("step is " + std::to_string(steps) + "; expected >= 0");
+    if (steps < 0) throw std::invalid_argument("step is " + std::to_string(steps) + "; expected an integer >= 0");
     steps_ = steps;
   }
 

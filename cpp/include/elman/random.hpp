@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <stdexcept>
 #include <cmath>
 #include <cstdint>
 
@@ -47,7 +48,10 @@ class Rng {
 
   // The whole state, for checkpoints: resuming from it continues the same stream.
   State state() const { return state_; }
-  void set_state(const State& s) { state_ = s; }
+  void set_state(const State& s) {
+    if (s == State{}) throw std::invalid_argument("state is all zeros; expected a state from state(), never all zeros");
+    state_ = s;
+  }
 
  private:
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
