@@ -5,10 +5,11 @@ from collections.abc import Sequence
 from typing import Any, Literal, overload
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 __version__: str
 kernels: str  # "native", "baseline" or "avx2": what the module was compiled for
+ignore_index: int  # the class target that loss "cross_entropy" skips (-100, as in PyTorch)
 
 class NonFiniteError(FloatingPointError):
     """A loss or gradient that is not finite: train_step left the weights as they were."""
@@ -17,79 +18,85 @@ class NonFiniteError(FloatingPointError):
 # _Model and _Optimizer exist only in this stub: they name what the two share, so that code choosing a
 # class by dtype type-checks. A model takes an optimizer of its own dtype (checked at run time).
 
-# x: (T, B, I) real numbers or (T, B) integer tokens. target: (T, B, O) values for "mse" or (T, B)
-# classes for "cross_entropy". h0: (L*D, B, H) or None for zeros. lengths: (B,) integers or None.
-# params and grads are live flat views of the model's buffers. Every call returns h_n (L*D, B, H).
+# x: (T, B, I) real numbers or (T, B) integer tokens, (B, T, ...) for a batch_first model, or one
+# sequence without the B axis. target: shaped like y for "mse", (T, B) classes for "cross_entropy".
+# h0: (L*D, B, H) or None for zeros. lengths: (B,) integers or None. Arrays of any real dtype, lists
+# included: the module converts and checks them. params and grads are live flat views of the model's
+# buffers. The loss calls return (loss, count, h_n), count being what "mean" divides by.
 class _Model:
     def __init__(
         self,
+        *,
         input_size: int,
         hidden_size: int,
         output_size: int,
-        num_layers: int,
-        nonlinearity: str,
-        bidirectional: bool,
-        dropout: float,
-        init: str,
-        seed: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        batch_first: bool = False,
+        init: str = "uniform",
+        seed: int = 0,
     ) -> None: ...
+    @property
+    def config(self) -> dict[str, Any]: ...
     @property
     def params(self) -> NDArray[np.floating[Any]]: ...
     @property
     def grads(self) -> NDArray[np.floating[Any]]: ...
     @property
-    def tensors(self) -> list[tuple[str, tuple[int] | tuple[int, int], int]]: ...
+    def tensors(self) -> list[tuple[str, tuple[int, ...], int]]: ...
     @property
     def dropout_rng_state(self) -> list[int]: ...
     @dropout_rng_state.setter
-    def dropout_rng_state(self, state: list[int]) -> None: ...
+    def dropout_rng_state(self, state: object) -> None: ...
     def forward(
-        self, x: NDArray[Any], h0: ArrayLike | None = None, lengths: ArrayLike | None = None
+        self, x: object, h0: object = None, lengths: object = None
     ) -> tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]]]: ...
     @overload
     def loss_and_grad(
         self,
-        x: NDArray[Any],
-        target: NDArray[Any],
-        loss: str,
-        reduction: str,
-        h0: ArrayLike | None = None,
-        lengths: ArrayLike | None = None,
+        x: object,
+        target: object,
+        loss: object,
+        reduction: object,
+        h0: object = None,
+        lengths: object = None,
         flow: Literal[False] = False,
-    ) -> tuple[float, NDArray[np.floating[Any]]]: ...
+    ) -> tuple[float, int, NDArray[np.floating[Any]]]: ...
     @overload
     def loss_and_grad(
         self,
-        x: NDArray[Any],
-        target: NDArray[Any],
-        loss: str,
-        reduction: str,
-        h0: ArrayLike | None,
-        lengths: ArrayLike | None,
+        x: object,
+        target: object,
+        loss: object,
+        reduction: object,
+        h0: object,
+        lengths: object,
         flow: Literal[True],
-    ) -> tuple[float, NDArray[np.floating[Any]], NDArray[np.floating[Any]]]: ...
+    ) -> tuple[float, int, NDArray[np.floating[Any]], NDArray[np.floating[Any]]]: ...
     def loss(
         self,
-        x: NDArray[Any],
-        target: NDArray[Any],
-        loss: str,
-        reduction: str,
-        h0: ArrayLike | None = None,
-        lengths: ArrayLike | None = None,
-    ) -> tuple[float, NDArray[np.floating[Any]]]: ...
+        x: object,
+        target: object,
+        loss: object,
+        reduction: object,
+        h0: object = None,
+        lengths: object = None,
+    ) -> tuple[float, int, NDArray[np.floating[Any]]]: ...
     def train_step(
         self,
-        x: NDArray[Any],
-        target: NDArray[Any],
+        x: object,
+        target: object,
         opt: _Optimizer,
-        loss: str,
-        reduction: str,
-        clip_value: float,
-        clip_norm: float,
-        h0: ArrayLike | None = None,
-        lengths: ArrayLike | None = None,
+        loss: object,
+        reduction: object,
+        clip_value: object = None,
+        clip_norm: object = None,
+        h0: object = None,
+        lengths: object = None,
     ) -> tuple[float, NDArray[np.floating[Any]]]: ...
-    def step(self, opt: _Optimizer, grads: NDArray[Any]) -> None: ...
+    def step(self, opt: _Optimizer, grads: object) -> None: ...
 
 # kind: "sgd", "adagrad", "rmsprop" or "adam"; size: the model's num_params. first and second are
 # live views of the state buffers (momentum or exp_avg; sum of squares, square_avg or exp_avg_sq).
@@ -97,35 +104,58 @@ class _Model:
 class _Optimizer:
     def __init__(
         self,
+        *,
         kind: str,
         size: int,
         lr: float,
-        momentum: float,
-        nesterov: bool,
-        weight_decay: float,
-        eps: float,
-        alpha: float,
-        beta1: float,
-        beta2: float,
-        decoupled: bool,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        eps: float = 1e-8,
+        alpha: float = 0.99,
+        betas: object = (0.9, 0.999),
+        decoupled: bool = False,
     ) -> None: ...
+    @property
+    def config(self) -> dict[str, Any]: ...
     @property
     def first(self) -> NDArray[np.floating[Any]]: ...
     @property
     def second(self) -> NDArray[np.floating[Any]]: ...
-    steps: int
-    lr: float
+    @property
+    def steps(self) -> int: ...
+    @steps.setter
+    def steps(self, steps: object) -> None: ...
+    @property
+    def lr(self) -> float: ...
+    @lr.setter
+    def lr(self, lr: object) -> None: ...
 
 class ModelF32(_Model): ...
 class ModelF64(_Model): ...
 class OptimizerF32(_Optimizer): ...
 class OptimizerF64(_Optimizer): ...
 
-def clip_grad_value(grads: Sequence[NDArray[np.float32]] | Sequence[NDArray[np.float64]], threshold: float) -> None:
+def clip_grad_value(grads: Sequence[NDArray[np.float32]] | Sequence[NDArray[np.float64]], threshold: object) -> None:
     """Clips every element into [-threshold, threshold], in place."""
 
-def clip_grad_norm(grads: Sequence[NDArray[np.float32]] | Sequence[NDArray[np.float64]], max_norm: float) -> float:
+def clip_grad_norm(grads: Sequence[NDArray[np.float32]] | Sequence[NDArray[np.float64]], max_norm: object) -> float:
     """Scales all arrays by min(1, max_norm / (norm + 1e-6)), in place; returns the norm."""
 
-def set_num_threads(n: int) -> None: ...
+def layout(
+    *,
+    input_size: int,
+    hidden_size: int,
+    output_size: int,
+    num_layers: int = 1,
+    nonlinearity: str = "tanh",
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    batch_first: bool = False,
+    init: str = "uniform",
+    seed: int = 0,
+) -> tuple[dict[str, Any], list[tuple[str, tuple[int, ...], int]]]:
+    """The checked configuration and every parameter's (name, shape, offset) of a model, without building it."""
+
+def set_num_threads(n: object) -> None: ...
 def get_num_threads() -> int: ...

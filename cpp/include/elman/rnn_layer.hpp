@@ -1,7 +1,7 @@
 // One direction of one recurrent layer over a whole batch of sequences:
 //   A_t = X_t W_xh^T + b_h + H_(t-1) W_hh^T,   H_t = f(A_t)
 // Only the recurrent product is inside the time loop; the input projection and every weight
-// gradient are single products over all T*B rows (DESIGN.md, "only the recurrence is sequential").
+// gradient are single products over all T*B rows (docs/architecture.md, "Data flow").
 #pragma once
 
 #include <algorithm>
