@@ -185,7 +185,8 @@ def sgemm_gflops(threads: int) -> tuple[float, str]:
     except ImportError:
         import numpy as np
 
-        a, b = np.random.rand(n, n).astype(np.float32), np.random.rand(n, n).astype(np.float32)
+        rng = np.random.default_rng(0)
+        a, b = rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32)
         times = timed(lambda: a @ b, 1.0)
         name = "numpy matmul"
     return 2 * n**3 / statistics.median(times) / 1e9, name
@@ -205,8 +206,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default=",".join(SIZES))
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    parser.add_argument("--input", default="dense", choices=["dense", "tokens"],
-                        help="tokens: I-way class ids in (one-hot for the peers), cross-entropy on O classes")
+    parser.add_argument(
+        "--input",
+        default="dense",
+        choices=["dense", "tokens"],
+        help="tokens: I-way class ids in (one-hot for the peers), cross-entropy on O classes",
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per framework and size")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each framework per size, interleaved")

@@ -14,7 +14,7 @@ def reference_of(model):
 
 
 def random_batch(rng, model, T, B, *, tokens=False, with_h0=False, with_lengths=False):
-    I, H, O = model.input_size, model.hidden_size, model.output_size
+    I, H = model.input_size, model.hidden_size
     if tokens:
         x = rng.integers(0, I, size=(T, B))
     else:

@@ -2,9 +2,10 @@
 
 import numpy as np
 import pytest
-from conftest import random_batch, reference_of
 
 import elman
+
+from conftest import random_batch, reference_of
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])

@@ -42,8 +42,16 @@ def temp_files(folder):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, False), (1, True), (2, True)])
 def test_model_round_trip(tmp_path, rng, dtype, layers, bidirectional):
-    m = trained_like(rng, num_layers=layers, bidirectional=bidirectional, dtype=dtype,
-                     nonlinearity="relu", batch_first=True, dropout=0.25, init="orthogonal")  # fmt: skip
+    m = trained_like(
+        rng,
+        num_layers=layers,
+        bidirectional=bidirectional,
+        dtype=dtype,
+        nonlinearity="relu",
+        batch_first=True,
+        dropout=0.25,
+        init="orthogonal",
+    )
     path = tmp_path / "model.safetensors"
     m.save(path)
     loaded = elman.load(path)
@@ -205,16 +213,25 @@ def a_checkpoint(path, m):
         (truncated, r" is not a readable safetensors file \(.*\); it may be truncated or corrupted"),
         (random_bytes, r" is not a readable safetensors file \(.*\); it may be truncated or corrupted"),
         (empty, r" is not a readable safetensors file \(.*header too small\); it may be truncated or corrupted"),
-        (foreign, r" is a safetensors file but not an elman file: its metadata has no 'elman.format' "
-                  r"\(keys: 'framework'\); expected 'elman.config' and 'elman.format'"),
-        (foreign_without_metadata, r" is a safetensors file but not an elman file: its metadata has no "
-                                   r"'elman.format' \(keys: none\)"),
+        (
+            foreign,
+            r" is a safetensors file but not an elman file: its metadata has no 'elman.format' "
+            r"\(keys: 'framework'\); expected 'elman.config' and 'elman.format'",
+        ),
+        (
+            foreign_without_metadata,
+            r" is a safetensors file but not an elman file: its metadata has no "
+            r"'elman.format' \(keys: none\)",
+        ),
         (newer_format, r" was written by format 2; this elman reads format 1. Upgrade elman to read it"),
         (garbled_format, r": elman.format is 'one'; expected a positive integer"),
         (without_config, r" has no 'elman.config' in its metadata; expected an elman model file"),
         (config_not_json, r": elman.config is not valid JSON"),
-        (config_not_a_model, r": elman.config does not describe a model "
-                             r"\(hidden_size is 0; expected an integer >= 1\)"),
+        (
+            config_not_a_model,
+            r": elman.config does not describe a model "
+            r"\(hidden_size is 0; expected an integer >= 1\)",
+        ),
         (wrong_shape, r": tensor W_hh_l0 has shape \(5, 4\); expected \(5, 5\)"),
         (missing_tensor, r" lacks tensor\(s\) b_y; expected W_xh_l0, W_hh_l0, b_h_l0, W_hy, b_y for its elman.config"),
         (extra_tensor, r" has unexpected tensor\(s\) W_zz; expected W_xh_l0, W_hh_l0, b_h_l0, W_hy, b_y"),
@@ -269,8 +286,14 @@ def test_checkpoint_round_trip(tmp_path):
         "rng_words": np.array([2**64 - 1, 0, 12345], np.uint64),
         "half": np.array([1.5, -2.0], np.float16),
     }
-    state = {"step": 1234, "rng": [2**64 - 1, 2**63, 0], "lr": 0.1 + 0.2, "best": float("inf"),
-             "name": "ünïcode", "nested": {"a": [1, 2.5, None, True]}}  # fmt: skip
+    state = {
+        "step": 1234,
+        "rng": [2**64 - 1, 2**63, 0],
+        "lr": 0.1 + 0.2,
+        "best": float("inf"),
+        "name": "ünïcode",
+        "nested": {"a": [1, 2.5, None, True]},
+    }
     path = tmp_path / "run.ckpt"
     files.save_checkpoint(path, tensors, state)
     got, got_state = files.load_checkpoint(path)
@@ -413,7 +436,9 @@ def version(v):
     return tensors, {"version": v, "step": 1000 * (v + 1), "rng": m.get_rng_state()}
 """
 
-CHILD = VERSIONS + """
+CHILD = (
+    VERSIONS
+    + """
 import sys
 from elman.files import save_checkpoint
 
@@ -426,6 +451,7 @@ while True:
         print("saved", flush=True)
     i += 1
 """
+)
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")

@@ -9,10 +9,11 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import assert_close
 
 import elman
 from elman import interop
+
+from conftest import assert_close
 
 TOL = {"float64": 1e-12, "float32": 1e-5}
 I, H, O = 4, 6, 3
@@ -38,8 +39,17 @@ def ort(onnx):
 
 
 def make(layers, bidirectional, nonlinearity, batch_first, dtype, seed=0):
-    return elman.RNN(I, H, O, num_layers=layers, bidirectional=bidirectional, nonlinearity=nonlinearity,
-                     batch_first=batch_first, dtype=dtype, seed=seed)  # fmt: skip
+    return elman.RNN(
+        I,
+        H,
+        O,
+        num_layers=layers,
+        bidirectional=bidirectional,
+        nonlinearity=nonlinearity,
+        batch_first=batch_first,
+        dtype=dtype,
+        seed=seed,
+    )
 
 
 def batch(rng, m, T, B, dtype=None):
@@ -53,8 +63,16 @@ def batch(rng, m, T, B, dtype=None):
 def torch_module(torch, layers, bidirectional, nonlinearity, batch_first, dtype, *, bias=True, head_bias=True):
     """A module with attributes rnn = nn.RNN(...) and head = nn.Linear(D*H, O), PyTorch's own init."""
     net = torch.nn.Module()
-    net.rnn = torch.nn.RNN(I, H, layers, nonlinearity=nonlinearity, bias=bias, batch_first=batch_first,
-                           bidirectional=bidirectional, dtype=getattr(torch, dtype))  # fmt: skip
+    net.rnn = torch.nn.RNN(
+        I,
+        H,
+        layers,
+        nonlinearity=nonlinearity,
+        bias=bias,
+        batch_first=batch_first,
+        bidirectional=bidirectional,
+        dtype=getattr(torch, dtype),
+    )
     net.head = torch.nn.Linear((2 if bidirectional else 1) * H, O, bias=head_bias, dtype=getattr(torch, dtype))
     return net
 
@@ -365,14 +383,18 @@ def test_onnx_interface(onnx, tmp_path, batch_first):
     proto = onnx.load(os.fspath(path))
 
     def signature(values):
-        return [(v.name, v.type.tensor_type.elem_type,
-                 [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]) for v in values]  # fmt: skip
+        return [
+            (v.name, v.type.tensor_type.elem_type, [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim])
+            for v in values
+        ]
 
     seq = ["batch", "time"] if batch_first else ["time", "batch"]
     f, i32 = onnx.TensorProto.FLOAT, onnx.TensorProto.INT32
     assert signature(proto.graph.input) == [
-        ("x", f, [*seq, I]), ("h0", f, [4, "batch", H]), ("lengths", i32, ["batch"])
-    ]  # fmt: skip
+        ("x", f, [*seq, I]),
+        ("h0", f, [4, "batch", H]),
+        ("lengths", i32, ["batch"]),
+    ]
     assert signature(proto.graph.output) == [("y", f, [*seq, O]), ("h_n", f, [4, "batch", H])]
     assert [n.op_type for n in proto.graph.node].count("RNN") == 2
     assert json.loads({p.key: p.value for p in proto.metadata_props}["elman.config"]) == m.config

@@ -17,8 +17,9 @@ DISPATCH = importlib.util.find_spec("elman._core_baseline") is not None  # a whe
 
 def import_elman(kernels):
     env = {**os.environ, "ELMAN_KERNELS": kernels}
-    return subprocess.run([sys.executable, "-c", "import elman; print(elman.kernels)"],
-                          env=env, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-c", "import elman; print(elman.kernels)"], env=env, capture_output=True, text=True
+    )
 
 
 def test_the_loaded_module_is_elman_core():

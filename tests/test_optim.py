@@ -145,8 +145,11 @@ def test_train_step_equals_separate_calls_bit_for_bit(dtype, clip_value, clip_no
     for i in range(4):
         if inputs == "tokens":
             x = rng.integers(0, 4, size=(7, 3))
-            args = {"target": rng.integers(0, 3, size=(7, 3)), "loss": "cross_entropy",
-                    "lengths": rng.integers(1, 8, size=3) if i % 2 else None}  # fmt: skip
+            args = {
+                "target": rng.integers(0, 3, size=(7, 3)),
+                "loss": "cross_entropy",
+                "lengths": rng.integers(1, 8, size=3) if i % 2 else None,
+            }
         else:
             x = rng.standard_normal((7, 3, 8)).astype(dtype)[:, :, ::2]
             args = {"target": rng.standard_normal((7, 3, 3)).astype(dtype), "reduction": "sum"}

@@ -4,9 +4,10 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import assert_close
 
 import elman
+
+from conftest import assert_close
 
 torch = pytest.importorskip("torch")
 
@@ -15,8 +16,14 @@ RTOL = {"float64": 1e-9, "float32": 2e-4}
 
 def torch_twin(m):
     torch_dtype = torch.float64 if m.dtype == np.float64 else torch.float32
-    rnn = torch.nn.RNN(m.input_size, m.hidden_size, m.num_layers, nonlinearity=m.nonlinearity,
-                       bidirectional=m.bidirectional, dtype=torch_dtype)  # fmt: skip
+    rnn = torch.nn.RNN(
+        m.input_size,
+        m.hidden_size,
+        m.num_layers,
+        nonlinearity=m.nonlinearity,
+        bidirectional=m.bidirectional,
+        dtype=torch_dtype,
+    )
     head = torch.nn.Linear(m.directions * m.hidden_size, m.output_size, dtype=torch_dtype)
     with torch.no_grad():
         for l in range(m.num_layers):
@@ -64,8 +71,9 @@ CASES = list(itertools.product([1, 3], [False, True], ["tanh", "relu"], [False, 
 def test_matches_torch(dtype, layers, bidirectional, nonlinearity, with_h0, with_lengths):
     rng = np.random.default_rng(layers * 100 + bidirectional * 10 + with_h0 * 2 + with_lengths)
     I, H, O, T, B = 6, 9, 5, 8, 4
-    m = elman.RNN(I, H, O, num_layers=layers, bidirectional=bidirectional, nonlinearity=nonlinearity,
-                  dtype=dtype, seed=21)  # fmt: skip
+    m = elman.RNN(
+        I, H, O, num_layers=layers, bidirectional=bidirectional, nonlinearity=nonlinearity, dtype=dtype, seed=21
+    )
     rnn, head = torch_twin(m)
     x = rng.normal(size=(T, B, I)).astype(dtype)
     h0 = (0.5 * rng.normal(size=(layers * m.directions, B, H))).astype(dtype) if with_h0 else None
@@ -97,8 +105,9 @@ def test_cross_entropy_matches_torch(reduction):
     target[2, 1] = target[5, 0] = -100
     x = np.eye(7)[tokens]
     y_t, _ = torch_run(m, rnn, head, x, None, None)
-    loss_t = torch.nn.functional.cross_entropy(y_t.reshape(-1, 7), torch.from_numpy(target).reshape(-1),
-                                               ignore_index=-100, reduction=reduction)  # fmt: skip
+    loss_t = torch.nn.functional.cross_entropy(
+        y_t.reshape(-1, 7), torch.from_numpy(target).reshape(-1), ignore_index=-100, reduction=reduction
+    )
     loss_t.backward()
     loss, grads, _ = m.loss_and_grad(tokens, target, loss="cross_entropy", reduction=reduction)
     assert np.isclose(loss, loss_t.item(), rtol=1e-12)

@@ -117,7 +117,12 @@ def test_bad_training_inputs(model, bad, error, match, call):
         (np.array([["x"]]), {}, TypeError, "target has dtype <U1"),
         (np.zeros((T, B)), {"loss": "cross_entropy"}, TypeError, "target has dtype float64; expected integer"),
         (np.zeros((T, B, 2), dtype=int), {"loss": "cross_entropy"}, ValueError, r"target has shape \(5, 2, 2\)"),
-        (np.full((T, B), 2), {"loss": "cross_entropy"}, ValueError, r"target holds class 2 .* expected a class in \[0, 2\)"),
+        (
+            np.full((T, B), 2),
+            {"loss": "cross_entropy"},
+            ValueError,
+            r"target holds class 2 .* expected a class in \[0, 2\)",
+        ),
         (np.full((T, B), -5), {"loss": "cross_entropy"}, ValueError, "target holds class -5"),
         (np.zeros((T, B, 2)), {"loss": "hinge"}, ValueError, "loss is 'hinge'"),
         (np.zeros((T, B, 2)), {"reduction": "max"}, ValueError, "reduction is 'max'"),
