@@ -16,7 +16,8 @@ LAYERS = [
     {"files", "clip", "diagnostics", "pytorch"},
     {"model"},
     {"optim", "interop"},
-    {"data", "train", "sampling", "forecasting", "plots"},
+    {"data", "plots"},
+    {"train", "sampling", "forecasting"},
     {"cli"},
     {"__main__"},
 ]

@@ -32,18 +32,23 @@ def _cpu_flags() -> set[str]:
 
 
 def load_core() -> None:
+    """Imports the build of the native module to use and registers it as elman._core (see above)."""
     forced = os.environ.get("ELMAN_KERNELS", "")
     if forced not in ("", *_NEEDS):
         raise ImportError(f"ELMAN_KERNELS is {forced!r}; expected 'baseline', 'avx2' or unset (chosen by CPU)")
     if importlib.util.find_spec("elman._core_baseline") is None:  # one module, _core: nothing to choose
         core = importlib.import_module("elman._core")
         if forced and forced != core.kernels:
-            raise ImportError(f"ELMAN_KERNELS is {forced!r}, but this build of elman has only "
-                              f"{core.kernels!r} kernels (a choice exists in wheels built with ELMAN_DISPATCH)")
+            raise ImportError(
+                f"ELMAN_KERNELS is {forced!r}, but this build of elman has only "
+                f"{core.kernels!r} kernels (a choice exists in wheels built with ELMAN_DISPATCH)"
+            )
         return
     flags = _cpu_flags()
     runnable = [name for name, needs in _NEEDS.items() if flags.issuperset(needs)]
     if forced and forced not in runnable:
-        raise ImportError(f"ELMAN_KERNELS is {forced!r}, but this CPU lacks "
-                          f"{' and '.join(sorted(set(_NEEDS[forced]) - flags))} (per /proc/cpuinfo)")
+        raise ImportError(
+            f"ELMAN_KERNELS is {forced!r}, but this CPU lacks "
+            f"{' and '.join(sorted(set(_NEEDS[forced]) - flags))} (per /proc/cpuinfo)"
+        )
     sys.modules["elman._core"] = importlib.import_module(f"elman._core_{forced or runnable[0]}")

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 
-def integer(name: str, value, minimum: int | None = None) -> int:
+def integer(name: str, value: Any, minimum: int | None = None) -> int:
+    """`value` as an int, if it is an integer (not a bool) of at least `minimum`."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} is {value!r} ({type(value).__name__}); expected an integer")
     value = int(value)
@@ -18,7 +21,8 @@ def integer(name: str, value, minimum: int | None = None) -> int:
     return value
 
 
-def real(name: str, value, minimum: float | None = None, below: float | None = None) -> float:
+def real(name: str, value: Any, minimum: float | None = None, below: float | None = None) -> float:
+    """`value` as a float, if it is a finite real number (not a bool) in [minimum, below)."""
     if type(value) is not float:  # the common case skips the abstract-class checks (train_step's hot path)
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise TypeError(f"{name} is {value!r} ({type(value).__name__}); expected a real number")
@@ -32,20 +36,22 @@ def real(name: str, value, minimum: float | None = None, below: float | None = N
     return value
 
 
-def flag(name: str, value) -> bool:
+def flag(name: str, value: Any) -> bool:
+    """`value` as a bool, if it is a Python or numpy bool."""
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} is {value!r} ({type(value).__name__}); expected True or False")
     return bool(value)
 
 
-def choice(name: str, value, options: tuple[str, ...]) -> str:
+def choice(name: str, value: Any, options: tuple[str, ...]) -> str:
+    """`value`, if it is one of the strings in `options`."""
     if not isinstance(value, str) or value not in options:
         expected = ", ".join(repr(o) for o in options)
         raise ValueError(f"{name} is {value!r}; expected one of {expected}")
     return value
 
 
-def array(name: str, value) -> np.ndarray:
+def array(name: str, value: Any) -> np.ndarray:
     """Any array-like as a numpy array of real numbers or integers."""
     try:
         a = np.asarray(value)
@@ -56,5 +62,6 @@ def array(name: str, value) -> np.ndarray:
     return a
 
 
-def shape_str(shape) -> str:
+def shape_str(shape: Sequence[int | str]) -> str:
+    """A shape as Python writes a tuple: (3, 4), (3,) or ()."""
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"

@@ -18,7 +18,7 @@ import errno
 import json
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -37,12 +37,25 @@ _RESERVED = "elman."
 # safetensors' names for the dtypes a model can have
 _MODEL_DTYPES = {"float32": "F32", "float64": "F64"}
 _CHECKPOINT_DTYPES = tuple(
-    np.dtype(t) for t in (np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32,
-                          np.int64, np.uint64, np.float16, np.float32, np.float64)
-)  # fmt: skip
+    np.dtype(t)
+    for t in (
+        np.bool_,
+        np.int8,
+        np.uint8,
+        np.int16,
+        np.uint16,
+        np.int32,
+        np.uint32,
+        np.int64,
+        np.uint64,
+        np.float16,
+        np.float32,
+        np.float64,
+    )
+)
 
 
-def atomic_write(path, data) -> None:
+def atomic_write(path: str | os.PathLike[str], data: Any) -> None:
     """Replaces the file at `path` with `data` (bytes) so that no reader ever sees a partial file
     (see `replacing`)."""
     try:
@@ -54,7 +67,7 @@ def atomic_write(path, data) -> None:
 
 
 @contextlib.contextmanager
-def replacing(path, name: str = "path"):
+def replacing(path: str | os.PathLike[str], name: str = "path") -> Iterator[str]:
     """Yields the name of a new, empty temporary file in `path`'s folder for the caller to write;
     `name` is the argument's name in errors.
 
@@ -82,7 +95,12 @@ def replacing(path, name: str = "path"):
     _fsync_folder(folder)
 
 
-def write_model(path, config: Mapping[str, Any], params: Mapping[str, np.ndarray], metadata=None) -> None:
+def write_model(
+    path: str | os.PathLike[str],
+    config: Mapping[str, Any],
+    params: Mapping[str, np.ndarray],
+    metadata: Mapping[str, str] | None = None,
+) -> None:
     """Writes a model's parameters and config (RNN.config) to one safetensors file, atomically;
     `metadata` is the user's str -> str dict."""
     header = _user_metadata(metadata)
@@ -95,7 +113,7 @@ def write_model(path, config: Mapping[str, Any], params: Mapping[str, np.ndarray
     atomic_write(path, safetensors.numpy.save(tensors, metadata=header))
 
 
-def read_model(path) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, str]]:
+def read_model(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, str]]:
     """Reads a file written by write_model: (config, tensors, the user's metadata).
 
     The config is checked by the core and every tensor's name, dtype and shape against it before
@@ -111,8 +129,8 @@ def read_model(path) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, s
         config = _config(header[CONFIG_KEY], path)
         dtype = config.get("dtype")
         if dtype not in _MODEL_DTYPES:
-            expected = " or ".join(map(repr, _MODEL_DTYPES))
-            raise ValueError(f"{path}: {CONFIG_KEY} does not describe a model (dtype is {dtype!r}; expected {expected})")
+            allowed = " or ".join(map(repr, _MODEL_DTYPES))
+            raise ValueError(f"{path}: {CONFIG_KEY} does not describe a model (dtype is {dtype!r}; expected {allowed})")
         try:
             checked, tensors = layout(config)
         except (TypeError, ValueError) as e:
@@ -140,14 +158,14 @@ def read_model(path) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, s
     return {**checked, "dtype": dtype}, values, user
 
 
-def read_metadata(path) -> dict[str, str]:
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     """The whole metadata of a safetensors file (elman's keys and the user's), without its tensors."""
     path = _path(path)
     with _open(path) as f:
         return dict(f.metadata() or {})
 
 
-def save_checkpoint(path, tensors: Mapping[str, np.ndarray], state: dict) -> None:
+def save_checkpoint(path: str | os.PathLike[str], tensors: Mapping[str, np.ndarray], state: dict[str, Any]) -> None:
     """Writes named arrays and a JSON-serializable `state` dict to one safetensors file, atomically.
 
     `state` goes through json: tuples come back as lists and dict keys as strings; floats (including
@@ -174,7 +192,7 @@ def save_checkpoint(path, tensors: Mapping[str, np.ndarray], state: dict) -> Non
     atomic_write(path, safetensors.numpy.save(arrays, metadata=header))
 
 
-def load_checkpoint(path) -> tuple[dict[str, np.ndarray], dict]:
+def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Reads a file written by save_checkpoint: (tensors, state), the arrays being fresh writable copies."""
     path = _path(path)
     with _open(path) as f:
@@ -193,7 +211,7 @@ def load_checkpoint(path) -> tuple[dict[str, np.ndarray], dict]:
     return tensors, state
 
 
-def _path(path, name: str = "path") -> str:
+def _path(path: Any, name: str = "path") -> str:
     try:
         return os.fsdecode(os.fspath(path))
     except TypeError:
@@ -224,7 +242,7 @@ def _fsync_folder(folder: str) -> None:
 
 
 @contextlib.contextmanager
-def _open(path: str):
+def _open(path: str) -> Iterator[safe_open]:
     """safe_open with errors that name the file. The file is mapped once, so everything read inside
     one `with` comes from one version of it even if it is replaced meanwhile."""
     if os.path.isdir(path):
@@ -239,7 +257,7 @@ def _open(path: str):
         yield f
 
 
-def _elman_metadata(f, path: str) -> dict[str, str]:
+def _elman_metadata(f: safe_open, path: str) -> dict[str, str]:
     """The metadata of an elman file, after checking it is one and of a format this version reads."""
     header = dict(f.metadata() or {})
     if FORMAT_KEY not in header:
@@ -258,7 +276,7 @@ def _elman_metadata(f, path: str) -> dict[str, str]:
     return header
 
 
-def _config(text: str, path: str) -> dict:
+def _config(text: str, path: str) -> dict[str, Any]:
     try:
         config = json.loads(text)
     except ValueError as e:
@@ -281,14 +299,14 @@ def _check_names(path: str, found: list[str], expected: list[str]) -> None:
         )
 
 
-def _tensor(f, name: str, path: str) -> np.ndarray:
+def _tensor(f: safe_open, name: str, path: str) -> np.ndarray:
     try:
         return f.get_tensor(name)
     except (SafetensorError, KeyError, TypeError) as e:
         raise ValueError(f"{path}: tensor {name} cannot be read as a numpy array ({e})") from None
 
 
-def _user_metadata(metadata) -> dict[str, str]:
+def _user_metadata(metadata: Any) -> dict[str, str]:
     if metadata is None:
         return {}
     if not isinstance(metadata, Mapping):

@@ -4,9 +4,11 @@ imported only by export_onnx (it is not a runtime requirement)."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _core
 from . import _validate as check
@@ -17,7 +19,9 @@ _ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu"}
 _MIN_OPSET = 13  # Unsqueeze and Squeeze take their axes as an input from 13 on
 
 
-def export_onnx(model, path, *, opset: int = 17, lengths: bool = False, dtype="float32") -> None:
+def export_onnx(
+    model: RNN, path: str | os.PathLike[str], *, opset: int = 17, lengths: bool = False, dtype: Any = "float32"
+) -> None:
     """Writes `model` as an ONNX file: one standard RNN operator per layer, the head as MatMul + Add.
 
     Inputs: "x" (T, B, I) float, or (B, T, I) for a batch_first model, with T and B dynamic; "h0"
@@ -50,14 +54,14 @@ def export_onnx(model, path, *, opset: int = 17, lengths: bool = False, dtype="f
     p = model.params
     # each layer's and direction's name suffix (_l{k}, _l{k}_reverse) in the core's order
     suffixes = [name[len("W_xh") :] for name in p if name.startswith("W_xh")]
-    nodes: list = []
-    weights: dict = {}
+    nodes: list[Any] = []  # onnx NodeProtos
+    weights: dict[str, Any] = {}  # onnx TensorProtos by name
 
-    def const(name: str, value) -> str:  # the layers share their index constants
+    def const(name: str, value: ArrayLike) -> str:  # the layers share their index constants
         weights.setdefault(name, numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    def op(kind: str, inputs: list[str], output: str, **attributes) -> str:
+    def op(kind: str, inputs: list[str], output: str, **attributes: Any) -> str:
         nodes.append(helper.make_node(kind, inputs, [output], name=output, **attributes))
         return output
 
@@ -78,15 +82,35 @@ def export_onnx(model, path, *, opset: int = 17, lengths: bool = False, dtype="f
         W = np.stack([p[f"W_xh{s}"] for s in dirs]).astype(dtype)  # (D, H, I or D*H)
         R = np.stack([p[f"W_hh{s}"] for s in dirs]).astype(dtype)  # (D, H, H)
         B = np.stack([np.concatenate([p[f"b_h{s}"], np.zeros(H)]) for s in dirs]).astype(dtype)  # Wb, Rb: (D, 2H)
-        h0 = op("Slice", ["h0", const(f"start_l{k}", np.array([k * D])), const(f"end_l{k}", np.array([(k + 1) * D])),
-                          const("axis_0", np.array([0]))], f"h0_l{k}")  # fmt: skip
+        h0 = op(
+            "Slice",
+            [
+                "h0",
+                const(f"start_l{k}", np.array([k * D])),
+                const(f"end_l{k}", np.array([(k + 1) * D])),
+                const("axis_0", np.array([0])),
+            ],
+            f"h0_l{k}",
+        )
         Y, Y_h = f"Y_l{k}", f"Y_h_l{k}"  # (T, D, B, H), (D, B, H)
-        nodes.append(helper.make_node(
-            "RNN", [layer_input, const(f"W_l{k}", W), const(f"R_l{k}", R), const(f"B_l{k}", B),
-                    "lengths" if lengths else "", h0], [Y, Y_h], name=f"rnn_l{k}",
-            hidden_size=H, direction="bidirectional" if D == 2 else "forward",
-            activations=[_ACTIVATIONS[model.nonlinearity]] * D,
-        ))  # fmt: skip
+        nodes.append(
+            helper.make_node(
+                "RNN",
+                [
+                    layer_input,
+                    const(f"W_l{k}", W),
+                    const(f"R_l{k}", R),
+                    const(f"B_l{k}", B),
+                    "lengths" if lengths else "",
+                    h0,
+                ],
+                [Y, Y_h],
+                name=f"rnn_l{k}",
+                hidden_size=H,
+                direction="bidirectional" if D == 2 else "forward",
+                activations=[_ACTIVATIONS[model.nonlinearity]] * D,
+            )
+        )
         if lengths:  # onnxruntime gives zeros as the state of an empty sequence; elman keeps h0
             Y_h = op("Where", [has_steps, Y_h, h0], f"h_n_l{k}")
         states.append(Y_h)
@@ -104,16 +128,25 @@ def export_onnx(model, path, *, opset: int = 17, lengths: bool = False, dtype="f
         op("Identity", [y], "y")
 
     seq = ["batch", "time"] if model.batch_first else ["time", "batch"]
-    inputs = [helper.make_tensor_value_info("x", elem, [*seq, I]),
-              helper.make_tensor_value_info("h0", elem, [L * D, "batch", H])]  # fmt: skip
+    inputs = [
+        helper.make_tensor_value_info("x", elem, [*seq, I]),
+        helper.make_tensor_value_info("h0", elem, [L * D, "batch", H]),
+    ]
     if lengths:
         inputs.append(helper.make_tensor_value_info("lengths", TensorProto.INT32, ["batch"]))
-    outputs = [helper.make_tensor_value_info("y", elem, [*seq, O]),
-               helper.make_tensor_value_info("h_n", elem, [L * D, "batch", H])]  # fmt: skip
+    outputs = [
+        helper.make_tensor_value_info("y", elem, [*seq, O]),
+        helper.make_tensor_value_info("h_n", elem, [L * D, "batch", H]),
+    ]
     graph = helper.make_graph(nodes, "elman", inputs, outputs, list(weights.values()))
     opsets = [helper.make_opsetid("", opset)]
-    proto = helper.make_model(graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets),
-                              producer_name="elman", producer_version=_core.__version__)  # fmt: skip
+    proto = helper.make_model(
+        graph,
+        opset_imports=opsets,
+        ir_version=helper.find_min_ir_version_for(opsets),
+        producer_name="elman",
+        producer_version=_core.__version__,
+    )
     helper.set_model_props(proto, {CONFIG_KEY: json.dumps(model.config)})
     onnx.checker.check_model(proto, full_check=True)
     atomic_write(path, proto.SerializeToString())

@@ -7,6 +7,7 @@ takes one path and every check has one home.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -103,8 +104,19 @@ class RNN:
     @property
     def config(self) -> dict[str, Any]:
         """Everything needed to rebuild this model with its initial weights, as JSON values: RNN(**config)."""
-        keys = ("input_size", "hidden_size", "output_size", "num_layers", "nonlinearity", "bidirectional", "dropout",
-                "batch_first", "dtype", "init", "seed")  # fmt: skip
+        keys = (
+            "input_size",
+            "hidden_size",
+            "output_size",
+            "num_layers",
+            "nonlinearity",
+            "bidirectional",
+            "dropout",
+            "batch_first",
+            "dtype",
+            "init",
+            "seed",
+        )
         return {k: self.dtype.name if k == "dtype" else getattr(self, k) for k in keys}
 
     @property
@@ -216,7 +228,7 @@ class RNN:
             raise ValueError("opt was built for another model; expected an optimizer of this model")
         return self._core.train_step(x, target, opt._core, loss, reduction, clip_value, clip_norm, h0, lengths)
 
-    def save(self, path: Any, metadata: Mapping[str, str] | None = None) -> None:
+    def save(self, path: str | os.PathLike[str], metadata: Mapping[str, str] | None = None) -> None:
         """One safetensors file: the parameters, the config and format, and metadata (str -> str).
 
         Written to a temporary file in the same folder, fsynced, then renamed over path.
@@ -242,7 +254,7 @@ class RNN:
         return model
 
 
-def load(path: Any) -> RNN:
+def load(path: str | os.PathLike[str]) -> RNN:
     """Reads a file written by RNN.save: the model with its weights, and the user's metadata as its
     attribute `metadata`. A missing, truncated, foreign, newer-format or damaged file raises a clear error."""
     config, tensors, metadata = files.read_model(path)

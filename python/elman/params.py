@@ -34,7 +34,7 @@ class ParamDict(Mapping[str, np.ndarray]):
     whole buffer as one 1-D array: clipping and optimizer updates work on it in a single pass.
     """
 
-    def __init__(self, flat: np.ndarray, tensors: Tensors):
+    def __init__(self, flat: np.ndarray, tensors: Tensors) -> None:
         self.flat = flat
         self._views = {
             name: flat[offset : offset + int(np.prod(shape))].reshape(shape) for name, shape, offset in tensors

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -50,7 +50,7 @@ def _layer(k: int, directions: int) -> list[str]:
     return [f"_l{k}", f"_l{k}_reverse"][:directions]
 
 
-def from_torch(state_dict: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], str]:
+def from_torch(state_dict: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray | float], str]:
     """The sizes (RNN's input_size, hidden_size, output_size, num_layers, bidirectional) and elman's
     parameters, by name, of a PyTorch state dict (numpy arrays or torch tensors), for RNN.from_torch,
     and the dtype they suggest: float64 if any entry is float64, else float32.
@@ -58,14 +58,16 @@ def from_torch(state_dict: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
     The keys are those of to_torch: "rnn.*" for the nn.RNN, "head.weight" and "head.bias" for the
     nn.Linear. The nn.RNN's keys may also come bare ({**rnn.state_dict(), "head.weight": ...,
     "head.bias": ...}), all one way or all the other. Sizes, num_layers and bidirectional are read
-    from the names and shapes (nonlinearity and batch_first are not in a state dict). b_h = bias_ih + bias_hh; an nn.RNN built with bias=False (no bias entries at all) gives
-    b_h = 0, and an nn.Linear with bias=False (no "head.bias") gives b_y = 0.
+    from the names and shapes (nonlinearity and batch_first are not in a state dict).
+    b_h = bias_ih + bias_hh; an nn.RNN built with bias=False (no bias entries at all) gives b_h = 0,
+    and an nn.Linear with bias=False (no "head.bias") gives b_y = 0.
 
     Raises ValueError naming every missing, unexpected, misshapen or non-finite entry.
     """
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"state_dict is a {type(state_dict).__name__}; expected a dict of name -> array or tensor")
-    arrays, problems = {}, []
+    arrays: dict[str, np.ndarray | None] = {}  # None: an entry that cannot be read (one of the problems)
+    problems: list[str] = []
     for key, value in state_dict.items():
         try:
             arrays[key] = _numpy(value)
@@ -92,7 +94,7 @@ def from_torch(state_dict: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
     directions = 2 if any(m[3] for m in found) else 1
     rnn_bias = any(m[1] == "bias" for m in found)
 
-    def size(key: str, axis: int, ndim: int):
+    def size(key: str, axis: int, ndim: int) -> int | None:
         a = arrays.get(key)
         return a.shape[axis] if a is not None and a.ndim == ndim else None
 
@@ -101,7 +103,7 @@ def from_torch(state_dict: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
     O = _first(size("head.weight", 0, 2), size("head.bias", 0, 1))
     H_, I_, O_ = ("H" if H is None else H), ("I" if I is None else I), ("O" if O is None else O)
     DH = "D*H" if H is None else directions * H
-    expected = {}
+    expected: dict[str, tuple[int | str, ...]] = {}
     for k in present:
         for s in _layer(k, directions):
             expected[f"{prefix}weight_ih{s}"] = (H_, I_ if k == 0 else DH)
@@ -133,25 +135,32 @@ def from_torch(state_dict: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str,
         bias = "" if rnn_bias else ", bias=False"
         keys = "'rnn.*'" if prefix else "bare nn.RNN keys"
         raise ValueError(
-            "state_dict does not describe an elman.RNN:\n" + "".join(f"  {p}\n" for p in problems)
+            "state_dict does not describe an elman.RNN:\n"
+            + "".join(f"  {p}\n" for p in problems)
             + f"expected the state_dict of rnn = nn.RNN({I_}, {H_}, num_layers={num_layers}, "
             f"bidirectional={directions == 2}{bias}) and head = nn.Linear({DH}, {O_}) ({keys}, 'head.weight', "
             "'head.bias'), as read from its names and shapes"
         )
 
-    sizes = {"input_size": I, "hidden_size": H, "output_size": O, "num_layers": num_layers,
-             "bidirectional": directions == 2}  # fmt: skip
-    params = {}
+    sizes = {
+        "input_size": I,
+        "hidden_size": H,
+        "output_size": O,
+        "num_layers": num_layers,
+        "bidirectional": directions == 2,
+    }
+    readable = cast(dict[str, np.ndarray], arrays)  # no None left: an unreadable entry raised above
+    params: dict[str, np.ndarray | float] = {}
     for name, _, _ in layout(sizes)[1]:
         key = torch_name(name, prefix)
         if key.startswith(prefix + "bias_ih"):  # summed in float64: one rounding to the model's dtype
             bias_hh = key.replace("bias_ih", "bias_hh")
-            params[name] = np.add(arrays[key], arrays[bias_hh], dtype=np.float64) if rnn_bias else 0.0
+            params[name] = np.add(readable[key], readable[bias_hh], dtype=np.float64) if rnn_bias else 0.0
         elif key == "head.bias" and key not in arrays:
             params[name] = 0.0
         else:
-            params[name] = arrays[key]
-    dtype = "float64" if any(a.dtype == np.float64 for a in arrays.values()) else "float32"
+            params[name] = readable[key]
+    dtype = "float64" if any(a.dtype == np.float64 for a in readable.values()) else "float32"
     return sizes, params, dtype
 
 
