@@ -405,8 +405,97 @@ class PyModel {
     return py::make_tuple(out[0], out[2]);
   }
 
+  // One time step: x_t (B, I) reals or (B,) tokens, or (I,) / a scalar token for one sequence; h
+  // (L, B, H), (L, H) for one sequence, or None for zeros. Returns y_t (B, O) and the new state.
+  py::tuple step(const py::object& x_in, const py::object& h_in) {
+    const elman::Config& c = model_.config();
+    const py::array x = as_array(x_in, "x_t");
+    const bool tokens = is_integer(x);
+    if (!tokens && kind(x) != 'f' && kind(x) != 'b') wrong_dtype("x_t", x, "real numbers or integer tokens");
+    const std::string I = std::to_string(c.input_size);
+    const py::ssize_t batched = tokens ? 1 : 2;
+    const bool ok = (x.ndim() == batched || x.ndim() == batched - 1) && (tokens || x.shape(x.ndim() - 1) == c.input_size);
+    if (!ok)
+      throw py::value_error("x_t has shape " + shape_str(shape_of(x)) + "; expected " +
+                            (tokens ? std::string("(B,) integer tokens or one token")
+                                    : "(B, " + I + ") or (" + I + ",) for one sequence"));
+    const bool one = x.ndim() == batched - 1;
+    const Index B = one ? 1 : x.shape(0), L = c.num_layers * c.directions(), H = c.hidden_size;
+    Inputs in;
+    in.batch.steps.steps = 1;
+    in.batch.steps.batch = B;
+    if (tokens) {
+      in.tokens = contiguous<std::int64_t>(x);
+      in.batch.tokens = in.tokens->data();
+    } else {
+      in.x = contiguous<S>(x);
+      in.batch.x = in.x->data();
+    }
+    if (!h_in.is_none()) {
+      const py::array h = as_array(h_in, "h");
+      if (!is_real(h)) wrong_dtype("h", h, "real numbers");
+      const Shape expected = one ? Shape{L, H} : Shape{L, B, H};
+      if (shape_of(h) != expected)
+        throw py::value_error("h has shape " + shape_str(shape_of(h)) + "; expected " + shape_str(expected) +
+                              (one ? ", (L, H)" : ", (L, B, H)"));
+      in.h0 = contiguous<S>(h);
+      in.batch.h0 = in.h0->data();
+    }
+    py::array_t<S> y({B, c.output_size});
+    py::array_t<S> h_next({L, B, H});
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      model_.step(in.batch, y.mutable_data(), h_next.mutable_data());
+    }
+    if (one) return py::make_tuple(y.reshape({c.output_size}), h_next.reshape({L, H}));
+    return py::make_tuple(y, h_next);
+  }
+
+  // Returns the tokens (num_samples, length) and the state that gave the last draw (L, N, H).
+  py::tuple generate(const py::object& prime_in, const py::object& length, const py::object& temperature,
+                     const py::object& top_k, const py::object& top_p, const py::object& num_samples,
+                     const py::object& h0_in, const py::object& seed) {
+    const elman::Config& c = model_.config();
+    const py::array prime = as_array(prime_in, "prime");
+    if (!is_integer(prime) && prime.size() > 0) wrong_dtype("prime", prime, "integer tokens");
+    if (prime.ndim() != 1)
+      throw py::value_error("prime has shape " + shape_str(shape_of(prime)) + "; expected (P,) tokens");
+    elman::Sampling sampling;
+    sampling.temperature = to_real(temperature, "temperature");
+    if (!top_k.is_none()) sampling.top_k = to_index(top_k, "top_k");
+    if (!top_p.is_none()) sampling.top_p = to_real(top_p, "top_p");
+    sampling.seed = to_seed(seed, "seed");
+    const Index N = to_index(num_samples, "num_samples"), T = to_index(length, "length");
+    const Index L = c.num_layers * c.directions(), H = c.hidden_size;
+    std::optional<CArray<S>> h0;
+    if (!h0_in.is_none()) {
+      py::array h = as_array(h0_in, "h0");
+      if (!is_real(h)) wrong_dtype("h0", h, "real numbers");
+      if (shape_of(h) == Shape{L, H} && N >= 1)  // one state for every sample
+        h0 = contiguous<S>(py::module_::import("numpy").attr("broadcast_to")(h.reshape(Shape{L, 1, H}),
+                                                                            py::make_tuple(L, N, H)));
+      else if (shape_of(h) == Shape{L, N, H})
+        h0 = contiguous<S>(h);
+      else
+        throw py::value_error("h0 has shape " + shape_str(shape_of(h)) + "; expected (" + std::to_string(L) + ", " +
+                              std::to_string(H) + ") or (" + std::to_string(L) + ", num_samples, " +
+                              std::to_string(H) + ")");
+    }
+    const Tokens p = contiguous<std::int64_t>(prime);
+    py::array_t<std::int64_t> out({std::max<Index>(N, 0), std::max<Index>(T, 0)});
+    py::array_t<S> h_n({L, std::max<Index>(N, 0), H});
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      model_.generate(p.data(), prime.shape(0), T, N, sampling, h0 ? h0->data() : nullptr, out.mutable_data(),
+                      h_n.mutable_data());
+    }
+    return py::make_tuple(out, h_n);
+  }
+
   // One optimizer update of this model's parameters from a flat gradient array.
-  void step(elman::Optimizer<S>& opt, const py::object& grads_in) {
+  void update(elman::Optimizer<S>& opt, const py::object& grads_in) {
     const py::array grads = as_array(grads_in, "grads");
     if (!is_real(grads)) wrong_dtype("grads", grads, "real numbers");
     if (shape_of(grads) != Shape{model_.num_params()})
@@ -494,7 +583,10 @@ void bind_model(py::module_& m, const char* name) {
       .def("train_step", &M::train_step, py::arg("x"), py::arg("target"), py::arg("opt"), py::arg("loss"),
            py::arg("reduction"), py::arg("clip_value") = py::none(), py::arg("clip_norm") = py::none(),
            py::arg("h0") = py::none(), py::arg("lengths") = py::none())
-      .def("step", &M::step, py::arg("opt"), py::arg("grads"));
+      .def("update", &M::update, py::arg("opt"), py::arg("grads"))
+      .def("step", &M::step, py::arg("x_t"), py::arg("h") = py::none())
+      .def("generate", &M::generate, py::arg("prime"), py::arg("length"), py::arg("temperature"), py::arg("top_k"),
+           py::arg("top_p"), py::arg("num_samples"), py::arg("h0"), py::arg("seed"));
 }
 
 elman::OptimizerConfig optimizer_config(const py::object& kind, const py::object& lr, const py::object& momentum,

@@ -203,6 +203,46 @@ class RNN:
         batches is the sum of their totals over the sum of their counts."""
         return self._core.loss(x, target, loss, "sum", h0, lengths)
 
+    def step(self, x_t: Any, h: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """One time step of every layer: x_t (B, I) reals or (B,) integer tokens ((I,) or one token for
+        one sequence), h (L, B, H) ((L, H)) or None for zeros. Returns y_t (B, O) and the new state;
+        h is not modified. Stepping through a sequence equals forward over it, up to rounding; no
+        dropout. A bidirectional model cannot step (its reverse direction needs the whole sequence).
+
+        At batch 1 each product reads the live weights in place (no packing, no allocation once warm).
+        """
+        return self._core.step(x_t, h)
+
+    def generate(
+        self,
+        prime: Any,
+        length: int,
+        *,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        num_samples: int = 1,
+        h0: Any = None,
+        seed: int | None = None,
+        return_state: bool = False,
+    ) -> Any:
+        """Tokens that follow prime, drawn by the native loop: int64 (num_samples, length).
+
+        For token models (integer input, input_size == output_size). prime: integer tokens (P,),
+        P >= 1. Each token is drawn from softmax(y / temperature), restricted first to the top_k
+        likeliest, then to the smallest set whose probability reaches top_p, and fed back;
+        temperature 0 is greedy (argmax). The same seed gives the same tokens, on any machine and
+        thread count; None draws a seed. h0: (L, H) for every sample or (L, num_samples, H).
+
+        With return_state=True, returns (tokens, h): h (L, num_samples, H) is the state that gave the
+        last token's distribution, so generate(tokens[0, -1:], n, h0=h[:, 0]) continues one sample.
+        """
+        if not isinstance(return_state, bool):
+            raise TypeError(f"return_state is {return_state!r}; expected True or False")
+        seed = secrets.randbits(63) if seed is None else seed
+        tokens, h = self._core.generate(prime, length, temperature, top_k, top_p, num_samples, h0, seed)
+        return (tokens, h) if return_state else tokens
+
     def train_step(
         self,
         x: Any,

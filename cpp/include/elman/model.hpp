@@ -18,6 +18,7 @@
 #include "elman/optim.hpp"
 #include "elman/random.hpp"
 #include "elman/rnn_layer.hpp"
+#include "elman/sampling.hpp"
 #include "elman/tensor.hpp"
 
 namespace elman {
@@ -122,6 +123,73 @@ class Model {
     return last_loss_.value(reduction);
   }
 
+  // One time step of every layer for a batch with steps.steps == 1 and no lengths: y (B, O) and
+  // h_next (L, B, H), which may be batch.h0 itself. Unidirectional models only (a reverse direction
+  // needs the whole sequence). Stepping through a sequence equals forward over it, up to rounding.
+  void step(const Batch<S>& batch, S* y, S* h_next) {
+    require_unidirectional("step");
+    if (batch.steps.steps != 1 || batch.steps.lengths)
+      throw std::invalid_argument("a step has " + std::to_string(batch.steps.steps) +
+                                  " time steps; expected 1 and no lengths");
+    check(batch);
+    const Index n = config_.num_layers * batch.steps.batch * config_.hidden_size;
+    grow(ws_.step, n);
+    if (batch.h0)
+      std::copy(batch.h0, batch.h0 + n, ws_.step.data());
+    else
+      std::fill(ws_.step.begin(), ws_.step.begin() + n, S(0));
+    step_pass(batch.x, batch.tokens, batch.steps.batch, ws_.step.data(), y, h_next);
+  }
+
+  // For token models (input_size == output_size, unidirectional): feeds the P tokens of prime to N
+  // sequences that start from h0 ((L, N, H), or null for zeros), then draws `length` tokens for each
+  // into out (N, length), every token fed back. Draw i of sequence b uses counter_uniform(seed, b, i).
+  // h_n (L, N, H), if not null, receives the state that gave the last draw's distribution (the prime's
+  // last state if length is 0): generating from [the last token] and h_n continues the sequence.
+  void generate(const std::int64_t* prime, Index P, Index length, Index N, const Sampling& sampling, const S* h0,
+                std::int64_t* out, S* h_n) {
+    require_unidirectional("generate");
+    const Index V = config_.output_size, H = config_.hidden_size, L = config_.num_layers;
+    if (config_.input_size != V)
+      throw std::invalid_argument("the model has input_size " + std::to_string(config_.input_size) +
+                                  " and output_size " + std::to_string(V) +
+                                  "; generate expects a token model, whose outputs are its inputs' classes");
+    if (P < 1) throw std::invalid_argument("prime is empty; expected at least one token");
+    if (length < 0) throw std::invalid_argument("length is " + std::to_string(length) + "; expected an integer >= 0");
+    if (N < 1) throw std::invalid_argument("num_samples is " + std::to_string(N) + "; expected an integer >= 1");
+    sampling.validate();
+    for (Index p = 0; p < P; ++p)
+      if (prime[p] < 0 || prime[p] >= V)
+        throw std::invalid_argument("prime holds token " + std::to_string(prime[p]) + " at position " +
+                                    std::to_string(p) + "; expected a class in [0, " + std::to_string(V) + ")");
+    const Index n = L * N * H;
+    if (h0) require_finite(h0, n, "h0");
+    grow(ws_.step, 2 * n);
+    grow(ws_.y, N * V);
+    if (static_cast<Index>(ws_.tokens.size()) < N) ws_.tokens.resize(N);
+    ws_.sampling.reserve(V);
+    S* state = ws_.step.data();
+    S* next = state + n;
+    if (h0)
+      std::copy(h0, h0 + n, state);
+    else
+      std::fill(state, state + n, S(0));
+    auto feed = [&](auto token_of) {
+      for (Index b = 0; b < N; ++b) ws_.tokens[b] = token_of(b);
+      step_pass(nullptr, ws_.tokens.data(), N, state, ws_.y.data(), next);
+      std::swap(state, next);
+    };
+    for (Index p = 0; p < P; ++p) feed([&](Index) { return prime[p]; });
+    for (Index i = 0; i < length; ++i) {
+      for (Index b = 0; b < N; ++b)
+        out[b * length + i] = sample_logits(ws_.y.data() + b * V, V, sampling,
+                                            counter_uniform(sampling.seed, b, i), ws_.sampling);
+      if (i + 1 == length) break;
+      feed([&](Index b) { return out[b * length + i]; });
+    }
+    if (h_n) std::copy(state, state + n, h_n);
+  }
+
   // The sum and the count behind the value the last loss call returned (what "mean" divided by), so
   // that losses over many batches can be reduced as one: sum of totals / sum of counts.
   const LossSum& last_loss() const { return last_loss_; }
@@ -155,6 +223,9 @@ class Model {
     Buffer<S> grad_a, grad_b;  // (rows, D*H): dL/dH of one layer and dL/dX of the next one down
     Buffer<S> state;    // (L*D, B, H): the running state, h0 in and h_n out
     Buffer<S> dstate;   // (B, H)
+    Buffer<S> step;     // step: (L, B, H), the state in; generate: two (L, N, H) states in turn
+    std::vector<std::int64_t> tokens;  // generate: (N) the tokens fed at one step
+    SamplingScratch sampling;          // generate: one draw's probabilities and order
   };
 
   static void grow(Buffer<S>& v, Index n) {
@@ -292,6 +363,26 @@ class Model {
     if (!h_n) return;
     const Index n = config_.num_layers * config_.directions() * batch.steps.batch * config_.hidden_size;
     std::copy(ws_.state.data(), ws_.state.data() + n, h_n);
+  }
+
+  void require_unidirectional(const char* what) const {
+    if (config_.bidirectional)
+      throw std::invalid_argument(std::string("the model is bidirectional; ") + what +
+                                  " needs a unidirectional one (a reverse direction needs the whole sequence)");
+  }
+
+  // One step of every layer from state (L, B, H) into h_next (L, B, H), which must not overlap it,
+  // and the head into y (B, O). Arguments already checked.
+  void step_pass(const S* x, const std::int64_t* tokens, Index B, const S* state, S* y, S* h_next) {
+    const Index H = config_.hidden_size;
+    for (Index l = 0; l < config_.num_layers; ++l) {
+      const LayerInput<S> in = l == 0 ? LayerInput<S>{x, config_.input_size, tokens}
+                                      : LayerInput<S>{h_next + (l - 1) * B * H, H, nullptr};
+      rnn_step(in, weights(l, 0), config_.nonlinearity, B, cmat(state + l * B * H, B, H), mat(h_next + l * B * H, B, H));
+    }
+    auto out = mat(y, B, config_.output_size);
+    step_product<S>(cmat(h_next + (config_.num_layers - 1) * B * H, B, H), head_weight(), out, false);
+    out.rowwise() += head_bias();
   }
 
   static void require_finite(const S* data, Index n, const char* name) {

@@ -119,6 +119,37 @@ void rnn_forward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity 
   }, 4);
 }
 
+// y (B, n) [+]= x (B, K) W^T, W being (n, K), for one time step. At batch 1 a matrix-vector product
+// read from W where it lies (no packing), so a token costs one pass over W; otherwise the packed product.
+template <typename S>
+void step_product(const ConstMatMap<S>& x, const ConstMatMap<S>& W, MatMap<S> y, bool accumulate) {
+  if (x.rows() == 1) {
+    if (accumulate)
+      y.row(0).transpose().noalias() += W * x.row(0).transpose();
+    else
+      y.row(0).transpose().noalias() = W * x.row(0).transpose();
+    return;
+  }
+  gemm(x, W.transpose(), y, accumulate);
+}
+
+// One step of a forward layer for B sequences: out (B, H) = f(x W_xh^T + b_h + prev W_hh^T), x being
+// (B, I) or B tokens; prev (B, H) must not overlap out. The same arithmetic as rnn_forward's step, up
+// to rounding (the products sum in another order).
+template <typename S>
+void rnn_step(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity f, Index B, const ConstMatMap<S>& prev,
+              MatMap<S> out) {
+  const Index I = w.W_xh.cols();
+  if (x.tokens) {
+    for (Index b = 0; b < B; ++b) out.row(b) = w.b_h + w.W_xh.col(x.tokens[b]).transpose();
+  } else {
+    step_product<S>(cmat(x.dense, B, I, x.ld), w.W_xh, out, false);
+    out.rowwise() += w.b_h;
+  }
+  step_product<S>(prev, w.W_hh, out, true);
+  apply_epilogue(Activation<S>{f}, out);
+}
+
 // da holds dL/dH (T*B, H) on entry and dL/dA on exit; out is rnn_forward's output; h0 is (B, H) or
 // null for zeros; dstate is (B, H) scratch. Adds into the gradients, and into dx (T*B, I) if given.
 // flow (T), if given, receives ||dL/dh_t|| over the batch: the total gradient reaching each state.
