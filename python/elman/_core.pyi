@@ -96,7 +96,21 @@ class _Model:
         h0: object = None,
         lengths: object = None,
     ) -> tuple[float, NDArray[np.floating[Any]]]: ...
-    def step(self, opt: _Optimizer, grads: object) -> None: ...
+    def update(self, opt: _Optimizer, grads: object) -> None: ...
+    # x_t: (B, I) reals or (B,) tokens, or one sequence's (I,) or token; h: (L, B, H), (L, H) or None.
+    def step(self, x_t: object, h: object = None) -> tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]]]: ...
+    # Returns the tokens (num_samples, length) and the state that gave the last draw (L, num_samples, H).
+    def generate(
+        self,
+        prime: object,
+        length: object,
+        temperature: object,
+        top_k: object,
+        top_p: object,
+        num_samples: object,
+        h0: object,
+        seed: object,
+    ) -> tuple[NDArray[np.int64], NDArray[np.floating[Any]]]: ...
 
 # kind: "sgd", "adagrad", "rmsprop" or "adam"; size: the model's num_params. first and second are
 # live views of the state buffers (momentum or exp_avg; sum of squares, square_avg or exp_avg_sq).
