@@ -13,7 +13,8 @@ prefix="$work/prefix"
 # under <entry>/cmeel.prefix for every entry of CMAKE_PREFIX_PATH.
 site=$(python -c "import site; print(site.getsitepackages()[0])")
 
-cmake -S . -B "$work/build" -G Ninja -DCMAKE_PREFIX_PATH="$site" -DELMAN_TESTS=OFF
+# -DELMAN_WERROR=ON: in both builds, warnings in what they compile are errors.
+cmake -S . -B "$work/build" -G Ninja -DCMAKE_PREFIX_PATH="$site" -DELMAN_TESTS=OFF -DELMAN_WERROR=ON
 cmake --build "$work/build"
 cmake --install "$work/build" --prefix "$prefix"
 for f in include/elman/elman.hpp lib/cmake/elman/elmanConfig.cmake lib/cmake/elman/elmanConfigVersion.cmake \
@@ -21,7 +22,7 @@ for f in include/elman/elman.hpp lib/cmake/elman/elmanConfig.cmake lib/cmake/elm
   [[ -f "$prefix/$f" ]] || { echo "cpp_package: $f was not installed" >&2; exit 1; }
 done
 
-cmake -S cpp/examples -B "$work/examples" -G Ninja -DCMAKE_PREFIX_PATH="$prefix;$site"
+cmake -S cpp/examples -B "$work/examples" -G Ninja -DCMAKE_PREFIX_PATH="$prefix;$site" -DELMAN_WERROR=ON
 grep -qx "elman_DIR:PATH=$prefix/lib/cmake/elman" "$work/examples/CMakeCache.txt" ||
   { echo "cpp_package: the example did not find elman under $prefix" >&2; exit 1; }
 cmake --build "$work/examples"

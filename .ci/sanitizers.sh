@@ -22,14 +22,14 @@ site=$("$py" -c "import site; print(site.getsitepackages()[0])")
 
 echo "== sanitizers: (a) the C++ tests (${SECONDS}s)"
 "$work/venv/bin/cmake" -S . -B "$work/cpp" -G Ninja -DCMAKE_MAKE_PROGRAM="$work/venv/bin/ninja" \
-  -DCMAKE_PREFIX_PATH="$site" -DELMAN_TESTS=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="$flags"
+  -DCMAKE_PREFIX_PATH="$site" -DELMAN_TESTS=ON -DELMAN_WERROR=ON -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="$flags"
 "$work/venv/bin/cmake" --build "$work/cpp"
 ASAN_OPTIONS=detect_leaks=1 "$work/venv/bin/ctest" --test-dir "$work/cpp" --output-on-failure
 
 echo "== sanitizers: (b) the Python extension under pytest (${SECONDS}s)"
 # Without build isolation, into a build folder of its own, so that a rerun recompiles only what changed.
 PATH="$work/venv/bin:$PATH" "$py" -m pip install -q --no-build-isolation -Cbuild-dir="$work/python" \
-  -Ccmake.build-type=Debug -Ccmake.define.CMAKE_CXX_FLAGS_DEBUG="$flags" ".[test]"
+  -Ccmake.build-type=Debug -Ccmake.define.CMAKE_CXX_FLAGS_DEBUG="$flags" -Ccmake.define.ELMAN_WERROR=ON ".[test]"
 # Found without importing it: an import needs the ASan runtime preloaded (below).
 core=$(echo "$("$py" -c "import sysconfig; print(sysconfig.get_paths()['platlib'])")"/elman/_core.*.so)
 # ldd's output is read whole before the test: `ldd | grep -q` under pipefail fails at random when grep

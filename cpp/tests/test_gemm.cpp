@@ -1,8 +1,10 @@
 // gemm and PackedB against a plain triple loop in long double, over shapes that cross every edge of
 // the blocking: one row, rows and columns that are not multiples of the register tile, depths past
 // one packed block, transposed and strided operands, accumulate and overwrite.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <initializer_list>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -114,24 +116,58 @@ void check_products(const Matrix<S>& a, bool transposed, const B& b, const Matri
   check_close(c, marked(want), 2 * K, "PackedB with an epilogue " + what);
 }
 
+// Sorted, without duplicates and without values below 1 (lanes - 1 is 0 without vectorization).
+std::vector<Index> sizes(std::initializer_list<Index> list) {
+  std::vector<Index> v;
+  for (Index n : list)
+    if (n >= 1) v.push_back(n);
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+std::string join(const std::vector<Index>& v) {
+  std::string s;
+  for (Index n : v) s += (s.empty() ? "" : " ") + std::to_string(n);
+  return s;
+}
+
+// The shapes come from the blocking constants of the build (which depend on its SIMD: NR is 16 float
+// columns with AVX2, 32 with AVX-512), so that every path of the packing and of the tiles runs for
+// float and for double:
+// - rows: each register tile height 1..MR, more than one tile, and past one block of MC rows (a last
+//   block of one row, and one of a full tile and a partial one);
+// - depths: one and a few, past one lanes x lanes block of a transposed B with a remainder, one full
+//   block of KC, and two or three blocks with remainders;
+// - columns: one, a packet and around it, one panel (NR) and one more, the three-panel row tile,
+//   and around the width up to which a transposed A is read in place rather than packed (pack_a).
 template <typename S>
 void shapes() {
+  using T = elman::gemm_detail::Tile<S>;
+  constexpr Index L = T::lanes, NR = T::NR, MR = T::MR, KC = T::KC, MC = T::MC;
+  // multiply_packed reads a transposed A in place up to 4 panels of B (n <= 4 NR), and packs it past that.
+  constexpr Index in_place_cols = 4 * NR;
+  const std::vector<Index> rows = sizes({1, 2, 3, 4, MR - 1, MR, MR + 1, 2 * MR + 1, MC + 1, MC + MR + 2});
+  const std::vector<Index> depths = sizes({1, 3, 2 * L - 1, KC, KC + 44, 2 * KC + 18});
+  const std::vector<Index> cols = sizes({1, L - 1, L, L + 1, NR, NR + 1, 3 * NR, in_place_cols, in_place_cols + 1,
+                                         in_place_cols + NR + L + 1});
+  const std::string type = sizeof(S) == 4 ? "float" : "double";
+  std::printf("%s: lanes %ld, MR %ld, NR %ld, KC %ld, MC %ld; rows %s; depths %s; columns %s\n", type.c_str(),
+              long(L), long(MR), long(NR), long(KC), long(MC), join(rows).c_str(), join(depths).c_str(),
+              join(cols).c_str());
+  CHECK(cols.back() > in_place_cols && rows.back() > MC && depths.back() > 2 * KC);
   elman::Rng rng(7);
-  const Index rows[] = {1, 2, 5, 6, 7, 13, 80};
-  const Index depths[] = {1, 3, 31, 256, 300, 530};
-  const Index cols[] = {1, 7, 16, 17, 33, 50};
   for (Index M : rows)
     for (Index K : depths)
       for (Index N : cols)
         for (int variant = 0; variant < 8; ++variant) {
           const bool transposed = variant & 1, accumulate = variant & 2, b_transposed = variant & 4;
-          const std::string what = std::string(sizeof(S) == 4 ? "float" : "double") + " M=" + std::to_string(M) +
-                                   " K=" + std::to_string(K) + " N=" + std::to_string(N) +
-                                   (transposed ? " A^T" : "") + (b_transposed ? " B^T" : "") +
-                                   (accumulate ? " +=" : " =");
-          // A read through a transpose is packed; a plain one is read in place. B is a block of a
-          // wider matrix, so its rows are not contiguous with each other, or the transpose of a block
-          // of a taller one, packed column by column.
+          const std::string what = type + " M=" + std::to_string(M) + " K=" + std::to_string(K) +
+                                   " N=" + std::to_string(N) + (transposed ? " A^T" : "") +
+                                   (b_transposed ? " B^T" : "") + (accumulate ? " +=" : " =");
+          // A read through a transpose is packed when N > in_place_cols; a plain one is read in place.
+          // B is a block of a wider matrix, so its rows are not contiguous with each other, or the
+          // transpose of a block of a taller one, packed column by column.
           const Matrix<S> a_store = transposed ? random_matrix<S>(K, M, rng) : random_matrix<S>(M, K, rng);
           const Matrix<S> b_store = b_transposed ? random_matrix<S>(N + 3, K, rng) : random_matrix<S>(K, N + 3, rng);
           const Matrix<S> c0 = random_matrix<S>(M, N, rng);
