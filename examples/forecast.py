@@ -11,6 +11,7 @@ import numpy as np
 
 import elman
 from elman import data
+from elman.forecasting import naive_forecast, one_step_forecast, rmse
 
 
 def main():
@@ -25,16 +26,11 @@ def main():
     trainer = elman.Trainer(model, elman.optim.Adam(model, lr=5e-3), clip_norm=1.0, schedule=elman.Cosine(1500, 5e-4))
     trainer.fit(train, 1500)
 
-    whole = ts.normalizer.transform(series[:, None])
-    y, _ = model.forward(whole[:-1])  # y[t] predicts value t + 1
-    split = ts.train.shape[0]
-    forecast = ts.normalizer.inverse_transform(y[split - 1 :]).ravel()
-    actual = series[split:]
-    rmse = lambda f: float(np.sqrt(np.mean((f - actual) ** 2)))  # noqa: E731
-    print(f"test RMSE over {actual.size} days:")
-    print(f"  elman        {rmse(forecast):.3f}")
-    print(f"  persistence  {rmse(series[split - 1 : -1]):.3f}")
-    print(f"  a week ago   {rmse(series[split - 7 : -7]):.3f}")
+    result = one_step_forecast(model, series, ts.normalizer, start=ts.train.shape[0])
+    print(f"test RMSE over {result.actual.size} days:")
+    print(f"  elman        {result.rmse:.3f}")
+    print(f"  persistence  {result.persistence_rmse:.3f}")
+    print(f"  a week ago   {rmse(naive_forecast(series, result.start, lag=7), result.actual):.3f}")
     print(f"  noise floor  {0.4:.3f} (the noise's standard deviation)")
 
 

@@ -1,5 +1,6 @@
 """The `elman` command line, run in-process (and once as a real subprocess)."""
 
+import argparse
 import subprocess
 import sys
 
@@ -28,8 +29,9 @@ def run(capsys, *argv):
 
 def test_train_then_sample(tmp_path, corpus, capsys):
     model = tmp_path / "m.safetensors"
-    code, out, err = run(capsys, "train", corpus, "--out", model, *SMALL, "--plot", tmp_path / "p.png",
-                         "--history", tmp_path / "h.json")  # fmt: skip
+    code, out, err = run(
+        capsys, "train", corpus, "--out", model, *SMALL, "--plot", tmp_path / "p.png", "--history", tmp_path / "h.json"
+    )
     assert code == 0, err
     assert "validation" in out and "nats/char" in out and "grad flow" in out and "sample:" in out
     m = elman.load(model)
@@ -38,24 +40,61 @@ def test_train_then_sample(tmp_path, corpus, capsys):
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     code, first, _ = run(capsys, "sample", model, "--prime", "To be", "--length", "40", "--seed", "3")
     assert code == 0 and first.startswith("To be") and len(first.rstrip("\n")) == 45
-    code, second, _ = run(capsys, "sample", model, "--prime", "To be", "--length", "40", "--seed", "3", "--top-k", "3")
-    assert code == 0
     code, again, _ = run(capsys, "sample", model, "--prime", "To be", "--length", "40", "--seed", "3")
     assert again == first
+
+    # Each character's rank among the model's outputs, recomputed by a whole forward pass over the text
+    # so far (no state carried from step to step, unlike the sampler).
+    def ranks(text):
+        ids = vocab.encode(text)
+        y, _ = m.forward(ids[:-1, None])
+        logits = y[len("To be") - 1 :, 0]
+        order = np.argsort(-logits, axis=1, kind="stable")
+        return [int(np.nonzero(order[i] == c)[0][0]) for i, c in enumerate(ids[len("To be") :])]
+
+    code, greedy, _ = run(capsys, "sample", model, "--prime", "To be", "--length", "40", "--top-k", "1")
+    assert code == 0 and ranks(greedy.rstrip("\n")) == [0] * 40
+    code, cold, _ = run(capsys, "sample", model, "--prime", "To be", "--length", "40", "--temperature", "0")
+    assert cold == greedy
+    for seed in ("3", "4"):
+        code, top3, _ = run(
+            capsys, "sample", model, "--prime", "To be", "--length", "40", "--seed", seed, "--top-k", "3"
+        )
+        assert code == 0 and max(ranks(top3.rstrip("\n"))) <= 2
     code, out, _ = run(capsys, "plot", tmp_path / "h.json", "--out", tmp_path / "again.png")
     assert code == 0 and (tmp_path / "again.png").exists()
 
 
 def test_resume_ends_bit_identical(tmp_path, corpus, capsys):
     whole, part = tmp_path / "whole.safetensors", tmp_path / "part.safetensors"
-    args = ["--hidden", "24", "--seq-len", "12", "--batch", "4", "--val-every", "10", "--no-progress", "--dropout", "0.1",
-            "--layers", "2"]  # fmt: skip
+    args = [
+        "--hidden",
+        "24",
+        "--seq-len",
+        "12",
+        "--batch",
+        "4",
+        "--val-every",
+        "10",
+        "--no-progress",
+        "--dropout",
+        "0.1",
+        "--layers",
+        "2",
+    ]
     assert run(capsys, "train", corpus, "--out", whole, "--steps", "40", *args)[0] == 0
     ckpt = tmp_path / "run.ckpt"
     assert run(capsys, "train", corpus, "--out", part, "--steps", "20", "--checkpoint", ckpt, *args)[0] == 0
     code, out, err = run(capsys, "train", "--resume", ckpt, "--steps", "40", "--out", part, "--no-progress")
     assert code == 0, err
     assert "resumed" in out and "at step 20" in out
+    code, out, err = run(capsys, "train", "--resume", ckpt, "--steps", "40", "--hidden", "128", "--no-progress")
+    assert code == 2 and err.count("\n") == 1
+    assert "--hidden is 128 but the run in --resume" in err and "has --hidden 24" in err
+    code, out, err = run(
+        capsys, "train", "--resume", ckpt, "--steps", "40", "--layers", "2", "--no-progress", "--out", part
+    )
+    assert code == 0, err  # a setting equal to the checkpoint's is no conflict
     a, b = safetensors.numpy.load_file(whole), safetensors.numpy.load_file(part)
     assert a.keys() == b.keys()
     for name in a:
@@ -68,8 +107,22 @@ def test_forecast(tmp_path, capsys):
     csv_path = tmp_path / "series.csv"
     csv_path.write_text("time,value\n" + "".join(f"{i},{v:.6f}\n" for i, v in enumerate(values)))
     out_csv, png = tmp_path / "f.csv", tmp_path / "f.png"
-    code, out, err = run(capsys, "forecast", csv_path, "--column", "value", "--window", "30", "--steps", "300",
-                         "--out", out_csv, "--plot", png, "--no-progress")  # fmt: skip
+    code, out, err = run(
+        capsys,
+        "forecast",
+        csv_path,
+        "--column",
+        "value",
+        "--window",
+        "30",
+        "--steps",
+        "300",
+        "--out",
+        out_csv,
+        "--plot",
+        png,
+        "--no-progress",
+    )
     assert code == 0, err
     line = next(l for l in out.splitlines() if l.startswith("test RMSE"))
     rmse, baseline = float(line.split()[2]), float(line.split()[5])
@@ -85,6 +138,16 @@ def test_forecast(tmp_path, capsys):
         (["train", "/no/such/file.txt"], "TEXT '/no/such/file.txt' does not exist"),
         (["train", "{one}"], "holds 40 characters of 1 kinds"),
         (["train", "{short}"], "expected at least"),
+        (
+            ["train", "{two}"],
+            "TEXT has 2 characters; expected at least 2224 for --batch 32, --seq-len 64 and --val-fraction",
+        ),
+        (["train", "{short}", "--val-fraction", "0.01"], "--val-fraction 0.01"),
+        (["sample", "{mismatched}"], "has a vocabulary of 3 characters but input_size 5 and output_size 5"),
+        (
+            ["plot", "{mismatched}"],
+            "is not text (byte 0 is not UTF-8); expected a JSON history written by `elman train",
+        ),
         (["train", "--steps", "0"], "argument --steps: 0 is not a positive integer"),
         (["train", "--lr", "fast"], "argument --lr: 'fast' is not a number"),
         (["train", "--lr", "nan"], "argument --lr: nan is not a positive finite number"),
@@ -103,7 +166,17 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, capsys, argv, message):
     (tmp_path / "short.txt").write_text("ab" * 20)
     (tmp_path / "notes.txt").write_text("not a model")
     (tmp_path / "data.csv").write_text("name,value\nalpha,1\nbeta,2\ngamma,3\n")
-    names = {"one": "one.txt", "short": "short.txt", "notes": "notes.txt", "csv": "data.csv"}
+    (tmp_path / "two.txt").write_text("ab")
+    wrong = elman.RNN(5, 4, 5, seed=0)
+    wrong.save(tmp_path / "mismatched.safetensors", metadata={"vocabulary": elman.data.Vocabulary("abc").to_json()})
+    names = {
+        "one": "one.txt",
+        "short": "short.txt",
+        "notes": "notes.txt",
+        "csv": "data.csv",
+        "two": "two.txt",
+        "mismatched": "mismatched.safetensors",
+    }
     argv = [a.format(**{k: tmp_path / v for k, v in names.items()}) for a in argv]
     try:
         code = main(argv)
@@ -114,6 +187,27 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, capsys, argv, message):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
     assert message in lines[0], lines[0]
+
+
+def test_every_option_shows_its_default_once():
+    from elman.cli import parser
+
+    commands = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, command in commands.items():
+        formatter = command._get_formatter()
+        for action in command._actions:
+            positional = not action.option_strings and action.nargs != "?"
+            if action.default == argparse.SUPPRESS or action.required or positional:
+                continue
+            text = formatter._expand_help(action) if action.help else ""
+            where = f"elman {name} {'/'.join(action.option_strings) or action.metavar}: {text!r}"
+            assert text.count("(default: ") == 1 and "(default: None)" not in text, where
+            if action.default is not None:
+                assert f"(default: {action.default})" in text, where
+    out = subprocess.run(
+        [sys.executable, "-m", "elman", "sample", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "(default: 0.8)" in out.stdout and "(default: None)" not in out.stdout
 
 
 def test_help_shows_defaults_and_module_entry_point():

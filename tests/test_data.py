@@ -9,11 +9,14 @@ import pytest
 
 import elman
 from elman.data import (
+    Batch,
+    Loader,
     Normalizer,
     SequenceDataset,
     TextBatches,
     TimeSeries,
     Vocabulary,
+    as_batch,
     encode_file,
     load_tokens,
     read_csv_column,
@@ -53,10 +56,10 @@ def test_batch_size_one_replays_min_char_rnn(length, seq_len):
     batches = TextBatches(vocab.encode(data), batch_size=1, seq_len=seq_len)
     for step, (inputs, targets, reset) in enumerate(expected):
         batch = next(batches)
-        assert batch.x.shape == batch.y.shape == (seq_len, 1)
-        assert batch.x.dtype == batch.y.dtype == np.int64
+        assert batch.x.shape == batch.target.shape == (seq_len, 1)
+        assert batch.x.dtype == batch.target.dtype == np.int64
         assert batch.x[:, 0].tolist() == inputs, f"step {step}"
-        assert batch.y[:, 0].tolist() == targets, f"step {step}"
+        assert batch.target[:, 0].tolist() == targets, f"step {step}"
         assert batch.reset == reset, f"step {step}"
 
 
@@ -66,9 +69,9 @@ def test_parallel_streams_are_contiguous_parts():
     assert batches.steps_per_epoch == 2
     first, second, third = next(batches), next(batches), next(batches)
     np.testing.assert_array_equal(first.x, [[100, 107, 114], [101, 108, 115]])
-    np.testing.assert_array_equal(first.y, [[101, 108, 115], [102, 109, 116]])
+    np.testing.assert_array_equal(first.target, [[101, 108, 115], [102, 109, 116]])
     np.testing.assert_array_equal(second.x, [[102, 109, 116], [103, 110, 117]])
-    np.testing.assert_array_equal(second.y, [[103, 110, 117], [104, 111, 118]])
+    np.testing.assert_array_equal(second.target, [[103, 110, 117], [104, 111, 118]])
     # p = 4: 4 + 2 + 1 >= 7, so the streams start over
     np.testing.assert_array_equal(third.x, first.x)
     assert (first.reset, second.reset, third.reset) == (True, False, True)
@@ -100,7 +103,7 @@ def test_state_dict_resume_gives_the_same_following_batches(taken):
     for _ in range(11):  # across at least one wrap
         a, b = next(original), next(resumed)
         np.testing.assert_array_equal(a.x, b.x)
-        np.testing.assert_array_equal(a.y, b.y)
+        np.testing.assert_array_equal(a.target, b.target)
         assert a.reset == b.reset
         assert original.epoch == resumed.epoch
 
@@ -120,7 +123,7 @@ def test_state_dict_from_other_batches_is_refused():
 @pytest.mark.parametrize(
     "tokens,batch_size,seq_len,error,match",
     [
-        (np.arange(11), 1, 10, ValueError, r"tokens has 11 tokens, 11 per stream .* expected at least seq_len \+ 2 = 12"),
+        (np.arange(11), 1, 10, ValueError, r"11 tokens, 11 per stream .* expected at least seq_len \+ 2 = 12"),
         (np.arange(30), 3, 9, ValueError, "10 per stream for batch_size 3"),
         (np.zeros(30), 1, 5, ValueError, "dtype float64; expected integer tokens"),
         (np.zeros((5, 6), dtype=int), 1, 2, ValueError, r"shape \(5, 6\)"),
@@ -160,7 +163,7 @@ def test_vocabulary_unknown_characters():
 
 @pytest.mark.parametrize("unknown", [None, "\ufffd", "?"])
 def test_vocabulary_json_round_trip(unknown):
-    vocab = Vocabulary.from_text(TEXT + "\u00e9\u4e2d\U0001f600\r\t\"\\", unknown=unknown)
+    vocab = Vocabulary.from_text(TEXT + '\u00e9\u4e2d\U0001f600\r\t"\\', unknown=unknown)
     restored = Vocabulary.from_json(vocab.to_json())
     assert restored == vocab
     assert restored.chars == vocab.chars and restored.unknown == vocab.unknown
@@ -256,7 +259,7 @@ def test_text_batches_on_a_memory_map_equal_those_in_memory(tmp_path):
     for _ in range(20):
         x, y = next(a), next(b)
         np.testing.assert_array_equal(x.x, y.x)
-        np.testing.assert_array_equal(x.y, y.y)
+        np.testing.assert_array_equal(x.target, y.target)
         assert x.x.dtype == np.int64 and x.reset == y.reset
 
 
@@ -281,7 +284,7 @@ def test_text_batches_train_the_model():
         batch = next(batches)
         if batch.reset:
             h = None
-        loss, grads, h = model.loss_and_grad(batch.x, batch.y, loss="cross_entropy", h0=h)
+        loss, grads, h = model.loss_and_grad(batch.x, batch.target, loss="cross_entropy", h0=h)
         assert np.isfinite(loss) and h.shape == (1, 2, 16)
 
 
@@ -526,3 +529,50 @@ def test_time_series_windows_train_the_model():
     vx, vy = ts.val_windows(window=20)
     y_pred, _ = model.forward(vx)
     assert ts.normalizer.inverse_transform(y_pred).shape == vy.shape == (20, 20, 2)
+
+
+# ------------------------------------------------------------------------------------- one batch type
+
+
+def test_every_source_gives_the_one_batch_type():
+    text = TextBatches(np.arange(50) % 7, batch_size=2, seq_len=4)
+    ds = SequenceDataset([np.array([1, 2]), np.array([3])], [0, 1], many_to_one=True)
+    x, target = windows(np.arange(30.0), 5)
+    for batch, reset in [
+        (next(text), True),
+        (next(text), False),
+        (next(iter(text.one_pass())), True),
+        (next(ds.batches(2)), None),
+        (next(Loader(ds, batch_size=2)), None),
+        (next(Loader((x, target), batch_size=4)), None),
+        (next(Loader((x, target), batch_size=4).one_pass()), None),
+    ]:
+        assert type(batch) is Batch and batch.reset is reset and batch.stream == (reset is not None)
+        assert batch.x.shape[:2] == batch.target.shape[:2]
+
+
+def test_as_batch_takes_tuples():
+    x, target, lengths = np.zeros((3, 2, 1)), np.ones((3, 2, 1)), np.array([3, 1])
+    batch = Batch(x, target)
+    assert as_batch(batch) is batch and batch.lengths is None and batch.reset is None
+    pair, triple = as_batch((x, target)), as_batch((x, target, lengths))
+    assert pair.x is x and pair.target is target and pair.lengths is None
+    assert triple.lengths is lengths and triple.reset is None
+    with pytest.raises(
+        TypeError, match=r"item is a tuple of 1 items; expected an elman.data.Batch or a tuple \(x, target\)"
+    ):
+        as_batch((x,), "item")
+    with pytest.raises(TypeError, match="batch is of type list; expected"):
+        as_batch([x, target])
+
+
+def test_loader_counts_epochs_like_text_batches():
+    loader = Loader((np.zeros((4, 10, 1)), np.zeros((4, 10, 1))), batch_size=4)  # 3 batches per epoch
+    text = TextBatches(np.arange(50), batch_size=2, seq_len=4)  # 5 batches per epoch
+    for source in (loader, text):
+        epochs = []
+        for _ in range(2 * source.steps_per_epoch + 1):
+            next(source)
+            epochs.append(source.epoch)
+        per = source.steps_per_epoch
+        assert epochs == [0] * per + [1] * per + [2]

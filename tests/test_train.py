@@ -36,8 +36,9 @@ def test_learns_a_character_pattern():
     train = data.TextBatches(train_tokens, batch_size=8, seq_len=16)
     val = data.TextBatches(val_tokens, batch_size=4, seq_len=16)
     m = elman.RNN(vocab.size, 64, vocab.size, seed=1)
-    trainer = elman.Trainer(m, optim.Adam(m, lr=0.01), loss="cross_entropy", clip_norm=5.0, val_every=150,
-                            progress=False)  # fmt: skip
+    trainer = elman.Trainer(
+        m, optim.Adam(m, lr=0.01), loss="cross_entropy", clip_norm=5.0, val_every=150, progress=False
+    )
     trainer.fit(train, 300, val)
     # The pattern is deterministic but for where a window starts: a few tenths of a nat at most.
     assert trainer.history[-1]["val_loss"] < 0.3, trainer.history[-1]
@@ -50,8 +51,16 @@ def make_run(seed=3):
     stream = data.TextBatches(tokens, batch_size=4, seq_len=12)
     m = elman.RNN(11, 24, 11, num_layers=2, dropout=0.3, seed=seed)
     opt = optim.Adam(m, lr=0.005)
-    trainer = elman.Trainer(m, opt, loss="cross_entropy", clip_value=1.0, clip_norm=2.0,
-                            schedule=elman.Warmup(5, elman.Cosine(40)), progress=False, log_every=5)  # fmt: skip
+    trainer = elman.Trainer(
+        m,
+        opt,
+        loss="cross_entropy",
+        clip_value=1.0,
+        clip_norm=2.0,
+        schedule=elman.Warmup(5, elman.Cosine(40)),
+        progress=False,
+        log_every=5,
+    )
     return m, stream, trainer
 
 
@@ -70,6 +79,7 @@ def test_resume_is_bit_identical(tmp_path):
     assert trainer3.step == 17
     trainer3.fit(stream3, 40)
     assert m3.params.flat.tobytes() == expected.tobytes()
+
     # Records of whole windows before the stop are identical too (the stop itself logs a short window).
     def losses(history):
         return [(r["step"], r["loss"], r["lr"]) for r in history]
@@ -104,14 +114,22 @@ def test_early_stopping_restores_the_best_weights():
 
 def test_non_finite_loss_stops_with_the_last_good_weights():
     m = elman.RNN(1, 4, 1, dtype="float64", seed=0)
+    initial = m.params.flat.copy()
     x = np.zeros((5, 2, 1))
-    batches = iter([data.Batch(x, np.zeros((5, 2, 1)), None), data.Batch(x, np.full((5, 2, 1), 1e200), None)])
-    trainer = elman.Trainer(m, optim.SGD(m, lr=0.1), progress=False)
+    batches = [data.Batch(x, np.ones((5, 2, 1))), data.Batch(x, np.full((5, 2, 1), 1e200))]
+    snapshots = []  # the weights after each step, taken before the next one runs
+    trainer = elman.Trainer(
+        m,
+        optim.SGD(m, lr=0.1),
+        progress=False,
+        log_every=1,
+        callbacks=[lambda t, record: snapshots.append(t.model.params.flat.copy())],
+    )
     with pytest.raises(elman.NonFiniteError, match="step 2"):
         trainer.fit(batches, 2)
-    good = m.params.flat.copy()
-    assert trainer.step == 1
-    np.testing.assert_array_equal(m.params.flat, good)
+    assert trainer.step == 1 and len(snapshots) == 1
+    assert not np.array_equal(snapshots[0], initial)  # step 1 did move the weights
+    np.testing.assert_array_equal(m.params.flat, snapshots[0])
 
 
 def test_schedules():
@@ -139,9 +157,11 @@ def test_callbacks_can_stop_and_history_exports(tmp_path):
     assert trainer.step == 10
     trainer.history_csv(tmp_path / "h.csv")
     trainer.history_json(tmp_path / "h.json")
-    rows = list(csv.DictReader(open(tmp_path / "h.csv")))
+    with open(tmp_path / "h.csv") as f:
+        rows = list(csv.DictReader(f))
     assert [int(r["step"]) for r in rows] == [5, 10]
-    assert json.load(open(tmp_path / "h.json")) == trainer.history
+    with open(tmp_path / "h.json") as f:
+        assert json.load(f) == trainer.history
     assert set(trainer.history[0]) == {"step", "loss", "lr", "steps_per_s"}
 
 
@@ -165,3 +185,126 @@ def test_bad_trainer_arguments():
         elman.Trainer(m, optim.SGD(m, lr=0.1), schedule=3)
     with pytest.raises(ValueError, match="checkpoint_every is set but checkpoint is None"):
         elman.Trainer(m, optim.SGD(m, lr=0.1)).fit(iter([]), 5, checkpoint_every=2)
+
+
+# ------------------------------------------------------------------------- what fit and evaluate take
+
+
+def mse_batches(count=3, T=6, B=4, lengths=False):
+    rng = np.random.default_rng(5)
+    out = []
+    for _ in range(count):
+        x, target = rng.normal(size=(T, B, 2)), rng.normal(size=(T, B, 1))
+        out.append((x, target, rng.integers(1, T + 1, size=B)) if lengths else (x, target))
+    return out
+
+
+def by_hand(items, steps, seed=0):
+    """The weights after `steps` train_step calls over `items` in order, cycled: what fit must do."""
+    m = elman.RNN(2, 5, 1, dtype="float64", seed=seed)
+    opt = optim.SGD(m, lr=0.1)
+    for i in range(steps):
+        x, target, *lengths = items[i % len(items)]
+        m.train_step(x, target, opt, lengths=lengths[0] if lengths else None)
+    return m.params.flat.copy()
+
+
+def trainer_for(seed=0):
+    m = elman.RNN(2, 5, 1, dtype="float64", seed=seed)
+    return m, elman.Trainer(m, optim.SGD(m, lr=0.1), progress=False)
+
+
+@pytest.mark.parametrize("lengths", [False, True])
+def test_fit_cycles_a_list_of_tuples_or_batches(lengths):
+    items = mse_batches(lengths=lengths)
+    expected = by_hand(items, 7)
+    for train in (items, [data.Batch(*item) for item in items]):
+        m, trainer = trainer_for()
+        trainer.fit(train, 7)
+        assert trainer.step == 7
+        np.testing.assert_array_equal(m.params.flat, expected)
+
+
+def test_fit_takes_a_generator_of_tuples():
+    items = mse_batches(4, lengths=True)
+    m, trainer = trainer_for()
+    trainer.fit((item for item in items), 4)
+    np.testing.assert_array_equal(m.params.flat, by_hand(items, 4))
+
+
+def test_fit_stops_with_a_warning_when_a_finite_iterator_runs_out():
+    items = mse_batches(3)
+    m, trainer = trainer_for()
+    trainer.val_every = 2
+    with pytest.warns(UserWarning, match="train ran out of batches at step 3 of 10; training stopped there"):
+        trainer.fit(iter(items), 10, val=items)
+    assert trainer.step == 3
+    np.testing.assert_array_equal(m.params.flat, by_hand(items, 3))
+    assert [r["step"] for r in trainer.history] == [2, 3]  # the steps after the last record are recorded
+    assert "val_loss" in trainer.history[-1]
+
+
+def test_a_list_of_stream_batches_carries_the_state_like_the_stream():
+    tokens = np.random.default_rng(0).integers(0, 7, size=400)
+    stream = data.TextBatches(tokens, batch_size=3, seq_len=10)
+    epoch = list(stream.one_pass())
+    assert epoch[0].reset is True and all(b.reset is False for b in epoch[1:])
+    results = []
+    for train in (stream, epoch):
+        m = elman.RNN(7, 6, 7, seed=2)
+        trainer = elman.Trainer(m, optim.Adam(m, lr=0.01), loss="cross_entropy", progress=False)
+        trainer.fit(train, 2 * stream.steps_per_epoch)
+        results.append((m.params.flat.copy(), trainer.evaluate(stream), trainer.evaluate(epoch)))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    assert results[0][1] == results[0][2] == results[1][1]
+
+
+@pytest.mark.parametrize(
+    "train,error,match",
+    [
+        ([], ValueError, "train is an empty list; expected at least one batch"),
+        (7, TypeError, "train is of type int; expected batches: a data.TextBatches or data.Loader, a list"),
+        ("batches", TypeError, "train is of type str; expected batches"),
+        (mse_batches(1)[0], TypeError, r"train is a tuple of arrays; expected batches: pass \[train\]"),
+        ([mse_batches(1)[0], {"x": 1}], TypeError, r"train\[1\] is of type dict; expected an elman.data.Batch or a"),
+        ([(1, 2, 3, 4)], TypeError, r"train\[0\] is a tuple of 4 items; expected"),
+        (iter([np.zeros(3)]), TypeError, "train's batch 0 is of type ndarray; expected an elman.data.Batch"),
+    ],
+)
+def test_fit_refuses_what_is_not_batches_before_training(train, error, match):
+    m, trainer = trainer_for()
+    before = m.params.flat.copy()
+    with pytest.raises(error, match=match):
+        trainer.fit(train, 3)
+    assert trainer.step == 0
+    np.testing.assert_array_equal(m.params.flat, before)
+
+
+def test_fit_points_a_dataset_to_the_loader():
+    ds = data.SequenceDataset([np.array([1, 2]), np.array([3])], [0, 1], many_to_one=True)
+    m = elman.RNN(4, 3, 2)
+    trainer = elman.Trainer(m, optim.SGD(m, lr=0.1), loss="cross_entropy", progress=False)
+    with pytest.raises(
+        TypeError, match=r"train is a SequenceDataset; expected batches: pass data.Loader\(train, batch_size"
+    ):
+        trainer.fit(ds, 3)
+    trainer.fit(data.Loader(ds, batch_size=2), 3)  # the way it points to
+    assert trainer.step == 3
+
+
+def test_evaluate_takes_lists_generators_and_tuples_and_counts_valid_positions():
+    items = mse_batches(3, lengths=True)
+    m, trainer = trainer_for()
+    total, count = 0.0, 0
+    for x, target, lengths in items:  # independently: zero the padded steps, sum squares, count valid cells
+        y, _ = m.forward(x)
+        valid = (np.arange(x.shape[0])[:, None] < lengths)[:, :, None]
+        total += float((((y - target) * valid) ** 2).sum())
+        count += int(lengths.sum()) * target.shape[2]
+    expected = total / count
+    for val in (items, iter(items), [data.Batch(*item) for item in items], (item for item in items)):
+        assert math.isclose(trainer.evaluate(val), expected, rel_tol=1e-12)
+    with pytest.raises(ValueError, match="data is an empty list"):
+        trainer.evaluate([])
+    with pytest.raises(TypeError, match="data is of type float"):
+        trainer.evaluate(1.5)

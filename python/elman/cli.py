@@ -5,20 +5,30 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
+from typing import Any, NoReturn
 
 from . import __version__, data, files, optim
 from ._core import NonFiniteError
-from .model import RNN
+from .forecasting import one_step_forecast
+from .model import RNN, load
+from .plots import plot_forecast, plot_training
+from .sampling import sample_text
 from .train import Cosine, Trainer
 
-OPTIMIZERS: dict = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmsprop": optim.RMSprop, "adagrad": optim.Adagrad}
+OPTIMIZERS: dict[str, Callable[..., optim.Optimizer]] = {
+    "adam": optim.Adam,
+    "adamw": optim.AdamW,
+    "sgd": optim.SGD,
+    "rmsprop": optim.RMSprop,
+    "adagrad": optim.Adagrad,
+}
 
 
 class CommandError(Exception):
@@ -28,7 +38,8 @@ class CommandError(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse, with errors on one line (and a pointer to --help) instead of the usage block."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
+        """Exits with status 2 and the message on one line."""
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -43,6 +54,7 @@ def builtin_corpus() -> tuple[str, str]:
 
 
 def read_corpus(path: str | None) -> tuple[str, str]:
+    """(text, where it came from): TEXT's contents, or the built-in corpus when TEXT is not given."""
     if path is None:
         return builtin_corpus()
     try:
@@ -54,22 +66,46 @@ def read_corpus(path: str | None) -> tuple[str, str]:
     except UnicodeDecodeError as e:
         raise CommandError(f"TEXT {path!r} is not UTF-8 text ({e.reason} at byte {e.start})") from None
     if len(set(text)) < 2:
-        raise CommandError(f"TEXT {path!r} holds {len(text)} characters of {len(set(text))} kinds; expected a corpus "
-                           "with at least two different characters")  # fmt: skip
+        raise CommandError(
+            f"TEXT {path!r} holds {len(text)} characters of {len(set(text))} kinds; expected a corpus "
+            "with at least two different characters"
+        )
     return text, os.path.abspath(path)
 
 
-def train_settings(args) -> dict:
+# The options of `train` a checkpoint records, by their names in argparse's namespace: a resumed run
+# takes them from the checkpoint, and refuses different values given on its command line.
+SETTINGS = (
+    "text",
+    "hidden",
+    "layers",
+    "seq_len",
+    "batch",
+    "optimizer",
+    "lr",
+    "clip",
+    "seed",
+    "val_fraction",
+    "val_every",
+    "dropout",
+    "dtype",
+    "schedule",
+)
+
+
+def train_settings(args: argparse.Namespace) -> dict[str, Any]:
     """What a run depends on, kept in its checkpoint so --resume rebuilds the same run."""
-    return {
-        "text": args.text and os.path.abspath(args.text), "hidden": args.hidden, "layers": args.layers, "seq_len": args.seq_len,
-        "batch": args.batch, "optimizer": args.optimizer, "lr": args.lr, "clip": args.clip, "seed": args.seed,
-        "val_fraction": args.val_fraction, "val_every": args.val_every, "dropout": args.dropout, "dtype": args.dtype,
-        "schedule": args.schedule,
-    }  # fmt: skip
+    settings = {key: getattr(args, key) for key in SETTINGS}
+    settings["text"] = args.text and os.path.abspath(args.text)
+    return settings
 
 
-def writable(option: str, path) -> None:
+def option_name(key: str) -> str:
+    """How the command line spells a setting: "seq_len" is --seq-len, "text" is TEXT."""
+    return "TEXT" if key == "text" else "--" + key.replace("_", "-")
+
+
+def writable(option: str, path: str | None) -> None:
     """Fails before any work when an output's folder does not exist (rather than after training)."""
     if path is None:
         return
@@ -80,116 +116,163 @@ def writable(option: str, path) -> None:
         raise CommandError(f"{option} {str(path)!r} is a folder; expected a file name")
 
 
-def cmd_train(args) -> int:
+def resume_settings(args: argparse.Namespace) -> None:
+    """Takes the settings of the run saved in --resume into `args`, refusing any given on the command
+    line with another value (--steps, the target, may differ)."""
+    if not os.path.isfile(args.resume):
+        raise CommandError(f"--resume {args.resume!r} does not exist; expected a checkpoint written with --checkpoint")
+    saved = Trainer.checkpoint_extra(args.resume)
+    if not isinstance(saved, dict) or not isinstance(saved.get("settings"), dict):
+        raise CommandError(f"--resume {args.resume!r} was not written by `elman train --checkpoint`")
+    given = train_settings(args)
+    for key, value in saved["settings"].items():
+        if key in args.explicit and given.get(key) != value:
+            raise CommandError(
+                f"{option_name(key)} is {given.get(key)!r} but the run in --resume {args.resume!r} has "
+                f"{option_name(key)} {value!r}; leave it out to continue that run, or start a new run without --resume"
+            )
+        setattr(args, key, value)
+
+
+def too_short(count: int, args: argparse.Namespace) -> CommandError:
+    """The error for a corpus too short for the batches and the validation part asked for."""
+    needed = max(args.batch * (args.seq_len + 2) / (1 - args.val_fraction), (args.seq_len + 2) / args.val_fraction)
+    return CommandError(
+        f"TEXT has {count} characters; expected at least {math.ceil(needed)} for --batch {args.batch}, --seq-len "
+        f"{args.seq_len} and --val-fraction {args.val_fraction} (or lower them)"
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """`elman train`: see the parser's description."""
     for option in ("out", "checkpoint", "plot", "history"):
         writable(f"--{option}", getattr(args, option))
     if args.resume:
-        if not os.path.isfile(args.resume):
-            raise CommandError(f"--resume {args.resume!r} does not exist; expected a checkpoint written with --checkpoint")
-        saved = Trainer.checkpoint_extra(args.resume)
-        if not isinstance(saved, dict) or "settings" not in saved:
-            raise CommandError(f"--resume {args.resume!r} was not written by `elman train --checkpoint`")
-        for key, value in saved["settings"].items():
-            setattr(args, key, value)
+        resume_settings(args)
     text, source = read_corpus(args.text)
     vocab = data.Vocabulary.from_text(text, unknown=None)
     tokens = vocab.encode(text)
-    train_tokens, val_tokens = data.split(tokens, args.val_fraction)
-    needed = args.batch * (args.seq_len + 2)
-    if len(train_tokens) < needed or len(val_tokens) < args.seq_len + 2:
-        raise CommandError(f"TEXT has {len(tokens)} characters; expected at least {math.ceil(needed / (1 - args.val_fraction))} "
-                           f"for --batch {args.batch} and --seq-len {args.seq_len} (or lower them)")  # fmt: skip
+    try:
+        train_tokens, val_tokens = data.split(tokens, args.val_fraction)
+    except ValueError:
+        raise too_short(len(tokens), args) from None
+    if len(train_tokens) < args.batch * (args.seq_len + 2) or len(val_tokens) < args.seq_len + 2:
+        raise too_short(len(tokens), args)
     train = data.TextBatches(train_tokens, args.batch, args.seq_len)
     val = data.TextBatches(val_tokens, max(1, min(args.batch, len(val_tokens) // (args.seq_len + 2))), args.seq_len)
 
-    model = RNN(vocab.size, args.hidden, vocab.size, num_layers=args.layers, dropout=args.dropout, dtype=args.dtype,
-                seed=args.seed)  # fmt: skip
+    model = RNN(
+        vocab.size,
+        args.hidden,
+        vocab.size,
+        num_layers=args.layers,
+        dropout=args.dropout,
+        dtype=args.dtype,
+        seed=args.seed,
+    )
     opt = OPTIMIZERS[args.optimizer](model, lr=args.lr)
     # A cosine schedule's horizon is --steps: its resume is exact only for the same --steps.
     schedule = Cosine(args.steps, args.lr / 10) if args.schedule == "cosine" else None
-    trainer = Trainer(model, opt, loss="cross_entropy", clip_norm=args.clip, schedule=schedule,
-                      val_every=args.val_every, progress=args.progress, log_every=10)  # fmt: skip
+    trainer = Trainer(
+        model,
+        opt,
+        loss="cross_entropy",
+        clip_norm=args.clip,
+        schedule=schedule,
+        val_every=args.val_every,
+        progress=args.progress,
+        log_every=10,
+    )
     if args.resume:
         trainer.load_checkpoint(args.resume, train)
         print(f"resumed {args.resume} at step {trainer.step} of {args.steps}")
-    print(f"training on {source}: {len(tokens):,} characters, {vocab.size} kinds; "
-          f"model {model.num_params:,} parameters (H={args.hidden}, L={args.layers})", flush=True)  # fmt: skip
+    print(
+        f"training on {source}: {len(tokens):,} characters, {vocab.size} kinds; "
+        f"model {model.num_params:,} parameters (H={args.hidden}, L={args.layers})",
+        flush=True,
+    )
 
-    def report(t, record):
+    def report(t: Trainer, record: dict[str, Any]) -> None:
         if "val_loss" in record:
-            print(f"step {record['step']:6d}  train {record['loss']:.3f}  validation {record['val_loss']:.3f} nats/char  "
-                  f"| {t.flow_summary}", flush=True)  # fmt: skip
+            print(
+                f"step {record['step']:6d}  train {record['loss']:.3f}  validation {record['val_loss']:.3f} nats/char  "
+                f"| {t.flow_summary}",
+                flush=True,
+            )
 
     trainer.callbacks.append(report)
     extra = {"settings": train_settings(args)}
-    trainer.fit(train, args.steps, val, checkpoint=args.checkpoint, checkpoint_every=args.val_every if args.checkpoint else None,
-                extra=extra)  # fmt: skip
+    trainer.fit(
+        train,
+        args.steps,
+        val,
+        checkpoint=args.checkpoint,
+        checkpoint_every=args.val_every if args.checkpoint else None,
+        extra=extra,
+    )
     model.save(args.out, metadata={"vocabulary": vocab.to_json(), "corpus": source})
     print(f"wrote {args.out}")
     if args.history:
         trainer.history_json(args.history)
+        print(f"wrote {args.history}")
     if args.plot:
-        from .plots import plot_training
-
         plot_training(trainer.history, args.plot, title=f"elman on {Path(source).name}")
         print(f"wrote {args.plot}")
     print("sample:")
     prime = default_prime(vocab)
-    print(prime + generate(model, vocab, prime=prime, length=400, temperature=0.8, top_k=None, seed=args.seed))
+    print(prime + sample_text(model, vocab, prime, 400, temperature=0.8, seed=args.seed))
     return 0
 
 
 # ------------------------------------------------------------------------------------------ sample
 
 
-def default_prime(vocab) -> str:
+def default_prime(vocab: data.Vocabulary) -> str:
     """Where a sample starts unless told: "The " when the corpus has those letters, else its first character."""
     return "The " if set("The ") <= set(vocab.chars) else vocab.chars[0]
 
 
-def generate(model: RNN, vocab, prime: str, length: int, temperature: float, top_k, seed, stream=None) -> str:
-    """Characters drawn one at a time from the model's softmax, after feeding it `prime`."""
-    rng = np.random.default_rng(seed)
-    ids = vocab.encode(prime)
-    if ids.size == 0:
-        raise CommandError("--prime is empty; expected at least one character")
-    y, h = model.forward(ids[:, None])
-    logits = y[-1, 0].astype(np.float64)
-    out = []
-    for _ in range(length):
-        z = logits / temperature
-        if top_k is not None and top_k < z.size:
-            z[np.argpartition(z, -top_k)[:-top_k]] = -np.inf
-        p = np.exp(z - z.max())
-        c = int(rng.choice(z.size, p=p / p.sum()))
-        char = vocab.decode([c])
-        out.append(char)
-        if stream:
-            stream.write(char)
-            stream.flush()
-        y, h = model.forward(np.array([[c]]), h)
-        logits = y[0, 0].astype(np.float64)
-    return "".join(out)
-
-
-def load_language_model(path: str):
+def load_language_model(path: str) -> tuple[RNN, data.Vocabulary]:
+    """The model of a file `elman train` wrote and the vocabulary in its metadata, checked to fit it."""
     if not os.path.isfile(path):
         raise CommandError(f"MODEL {path!r} does not exist; expected a file written by `elman train`")
-    model = files.load_model(path)
+    model = load(path)
     if "vocabulary" not in model.metadata:
-        raise CommandError(f"MODEL {path!r} has no vocabulary in its metadata; expected a file written by `elman train`")
-    return model, data.Vocabulary.from_json(model.metadata["vocabulary"])
+        raise CommandError(
+            f"MODEL {path!r} has no vocabulary in its metadata; expected a file written by `elman train`"
+        )
+    try:
+        vocab = data.Vocabulary.from_json(model.metadata["vocabulary"])
+    except (TypeError, ValueError) as e:
+        raise CommandError(f"MODEL {path!r} holds a damaged vocabulary ({e})") from None
+    if not vocab.size == model.input_size == model.output_size:
+        raise CommandError(
+            f"MODEL {path!r} has a vocabulary of {vocab.size} characters but input_size {model.input_size} and "
+            f"output_size {model.output_size}; expected both {vocab.size}, as `elman train` writes them"
+        )
+    return model, vocab
 
 
-def cmd_sample(args) -> int:
+def cmd_sample(args: argparse.Namespace) -> int:
+    """`elman sample`: the prime, then the characters the model draws, as they come."""
     model, vocab = load_language_model(args.model)
-    if args.prime is None:
-        args.prime = default_prime(vocab)
-    unknown = sorted(set(args.prime) - set(vocab.chars))
+    prime = default_prime(vocab) if args.prime is None else args.prime
+    if not prime:
+        raise CommandError("--prime is empty; expected at least one character")
+    unknown = sorted(set(prime) - set(vocab.chars))
     if unknown:
         raise CommandError(f"--prime holds characters the model never saw: {''.join(unknown)!r}")
-    sys.stdout.write(args.prime)
-    generate(model, vocab, args.prime, args.length, args.temperature, args.top_k, args.seed, stream=sys.stdout)
+    sys.stdout.write(prime)
+    sample_text(
+        model,
+        vocab,
+        prime,
+        args.length,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        seed=args.seed,
+        stream=sys.stdout,
+    )
     sys.stdout.write("\n")
     return 0
 
@@ -197,7 +280,8 @@ def cmd_sample(args) -> int:
 # ---------------------------------------------------------------------------------------- forecast
 
 
-def cmd_forecast(args) -> int:
+def cmd_forecast(args: argparse.Namespace) -> int:
+    """`elman forecast`: train on the first part of a column, forecast the rest one step ahead."""
     writable("--out", args.out)
     writable("--plot", args.plot)
     try:
@@ -206,67 +290,67 @@ def cmd_forecast(args) -> int:
         raise CommandError(str(e)) from None
     needed = 2 * (args.window + 2)
     if series.size < needed / args.test_fraction:
-        raise CommandError(f"CSV column {args.column!r} has {series.size} values; expected at least "
-                           f"{math.ceil(needed / args.test_fraction)} for --window {args.window}")  # fmt: skip
+        raise CommandError(
+            f"CSV column {args.column!r} has {series.size} values; expected at least "
+            f"{math.ceil(needed / args.test_fraction)} for --window {args.window} and --test-fraction "
+            f"{args.test_fraction}"
+        )
     ts = data.TimeSeries(series, val_fraction=args.test_fraction)
     train = data.Loader(ts.train_windows(args.window), batch_size=args.batch, seed=args.seed)
     model = RNN(1, args.hidden, 1, seed=args.seed)
-    trainer = Trainer(model, optim.Adam(model, lr=args.lr), clip_norm=1.0, progress=args.progress,
-                      schedule=Cosine(args.steps, args.lr / 10))  # fmt: skip
+    trainer = Trainer(
+        model,
+        optim.Adam(model, lr=args.lr),
+        clip_norm=1.0,
+        progress=args.progress,
+        schedule=Cosine(args.steps, args.lr / 10),
+    )
     trainer.fit(train, args.steps)
 
-    # One-step-ahead forecasts over the test part, the state running through the whole series.
-    whole = ts.normalizer.transform(series.reshape(-1, 1))
-    y, _ = model.forward(whole[:-1])  # prediction of value t+1 from values up to t
-    split = ts.train.shape[0]
-    forecast = ts.normalizer.inverse_transform(y[split - 1 :]).ravel()
-    actual = series[split:]
-    persistence = series[split - 1 : -1]
-    rmse = float(np.sqrt(np.mean((forecast - actual) ** 2)))
-    baseline = float(np.sqrt(np.mean((persistence - actual) ** 2)))
-    print(f"test RMSE {rmse:.4g} (elman) vs {baseline:.4g} (persistence) over {actual.size} steps")
-    rows = [{"step": split + i, "actual": a, "forecast": f, "persistence": p}
-            for i, (a, f, p) in enumerate(zip(actual, forecast, persistence))]  # fmt: skip
-    text = _csv_text(rows)
-    files.atomic_write(args.out, text.encode())
+    result = one_step_forecast(model, series, ts.normalizer, ts.train.shape[0])
+    rmse, baseline = result.rmse, result.persistence_rmse
+    print(f"test RMSE {rmse:.4g} (elman) vs {baseline:.4g} (persistence) over {result.actual.size} steps")
+    columns = {"actual": result.actual, "forecast": result.forecast, "persistence": result.persistence}
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["step", *columns])
+    writer.writerows([result.start + i, *row] for i, row in enumerate(zip(*columns.values())))
+    files.atomic_write(args.out, text.getvalue().encode())
     print(f"wrote {args.out}")
     if args.plot:
-        from .plots import plot_forecast
-
-        plot_forecast(actual, forecast, persistence, args.plot, title=f"{args.column}: RMSE {rmse:.3g} vs {baseline:.3g}")
+        title = f"{args.column}: RMSE {rmse:.3g} vs {baseline:.3g}"
+        plot_forecast(result.actual, result.forecast, result.persistence, args.plot, title=title)
         print(f"wrote {args.plot}")
     return 0
-
-
-def _csv_text(rows: list[dict]) -> str:
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 # -------------------------------------------------------------------------------------------- plot
 
 
-def cmd_plot(args) -> int:
+def cmd_plot(args: argparse.Namespace) -> int:
+    """`elman plot`: draws a history written by `elman train --history`."""
     writable("--out", args.out)
+    expected = "expected a JSON history written by `elman train --history`"
     try:
-        history = json.loads(Path(args.history).read_text())
+        history = json.loads(Path(args.history).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CommandError(f"HISTORY {args.history!r} does not exist; expected a JSON history (train --history)") from None
+        raise CommandError(f"HISTORY {args.history!r} does not exist; {expected}") from None
+    except IsADirectoryError:
+        raise CommandError(f"HISTORY {args.history!r} is a folder; {expected}") from None
+    except UnicodeDecodeError as e:
+        raise CommandError(f"HISTORY {args.history!r} is not text (byte {e.start} is not UTF-8); {expected}") from None
     except json.JSONDecodeError as e:
-        raise CommandError(f"HISTORY {args.history!r} is not JSON ({e.msg} at line {e.lineno})") from None
+        raise CommandError(f"HISTORY {args.history!r} is not JSON ({e.msg} at line {e.lineno}); {expected}") from None
     if not isinstance(history, list) or not all(isinstance(r, dict) and "step" in r for r in history):
-        raise CommandError(f"HISTORY {args.history!r} is not a training history; expected a list of records with 'step'")
-    from .plots import plot_training
-
+        raise CommandError(
+            f"HISTORY {args.history!r} is not a training history; expected a list of records with 'step'"
+        )
     try:
         plot_training(history, args.out)
     except (KeyError, IndexError, TypeError, ValueError) as e:
-        raise CommandError(f"HISTORY {args.history!r} holds a record that cannot be drawn ({type(e).__name__}: {e})") from None
+        raise CommandError(
+            f"HISTORY {args.history!r} holds a record that cannot be drawn ({type(e).__name__}: {e})"
+        ) from None
     print(f"wrote {args.out}")
     return 0
 
@@ -274,10 +358,10 @@ def cmd_plot(args) -> int:
 # ------------------------------------------------------------------------------------------ parser
 
 
-def _number(parse, kind: str, ok, expected: str):
+def _number(parse: Callable[[str], Any], kind: str, ok: Callable[[Any], bool], expected: str) -> Callable[[str], Any]:
     """An argparse type: `parse` the text, then check it with `ok`."""
 
-    def convert(text: str):
+    def convert(text: str) -> Any:
         try:
             value = parse(text)
         except ValueError:
@@ -292,84 +376,137 @@ def _number(parse, kind: str, ok, expected: str):
 _positive_int = _number(int, "an integer", lambda v: v >= 1, "a positive integer")
 _seed = _number(int, "an integer", lambda v: v >= 0, "a non-negative integer")
 _positive_float = _number(float, "a number", lambda v: v > 0 and math.isfinite(v), "a positive finite number")
+_non_negative_float = _number(float, "a number", lambda v: v >= 0 and math.isfinite(v), "a finite number >= 0")
 _fraction = _number(float, "a number", lambda v: 0 < v < 1, "a fraction in (0, 1)")
 _unit_interval = _number(float, "a number", lambda v: 0 <= v < 1, "in [0, 1)")
 
 
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: X)" to every option's help; an option whose default is None says in its own help
+    what happens when it is not given, so "(default: None)" is never shown."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parser() -> argparse.ArgumentParser:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    """The `elman` command line: subcommands train, sample, forecast and plot."""
+    fmt = _Formatter
     p = _Parser(prog="elman", description="Exact, fast Elman recurrent networks.", formatter_class=fmt)
     p.add_argument("--version", action="version", version=f"elman {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
-    t = sub.add_parser("train", help="train a character-level language model", formatter_class=fmt,
-                       description="Train a character-level language model on TEXT (default: the Python "
-                                   "documentation topics that ship with Python).")  # fmt: skip
-    t.add_argument("text", nargs="?", metavar="TEXT", help="a UTF-8 text file (default: built-in corpus)")
+    t = sub.add_parser(
+        "train",
+        help="train a character-level language model",
+        formatter_class=fmt,
+        description="Train a character-level language model on TEXT (default: the Python "
+        "documentation topics that ship with Python).",
+    )
+    t.add_argument(
+        "text", nargs="?", metavar="TEXT", help="a UTF-8 text file (default: the built-in corpus, pydoc_data.topics)"
+    )
     t.add_argument("--out", default="model.safetensors", help="where to write the model")
     t.add_argument("--steps", type=_positive_int, default=3000, help="total training steps")
     t.add_argument("--hidden", type=_positive_int, default=256, help="hidden units per layer")
     t.add_argument("--layers", type=_positive_int, default=1, help="stacked layers")
     t.add_argument("--seq-len", type=_positive_int, default=64, help="steps of truncated BPTT")
     t.add_argument("--batch", type=_positive_int, default=32, help="parallel streams")
-    t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
+    t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam", help="the update rule")
     t.add_argument("--lr", type=_positive_float, default=3e-3, help="learning rate")
-    t.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
-                   help="learning rate over the run; cosine decays to lr/10 at --steps")  # fmt: skip
+    t.add_argument(
+        "--schedule",
+        choices=["constant", "cosine"],
+        default="constant",
+        help="learning rate over the run; cosine decays to lr/10 at --steps",
+    )
     t.add_argument("--clip", type=_positive_float, default=5.0, help="gradient norm limit")
     t.add_argument("--dropout", type=_unit_interval, default=0.0, help="dropout between layers")
-    t.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    t.add_argument("--seed", type=_seed, default=0)
+    t.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="the model's numbers")
+    t.add_argument("--seed", type=_seed, default=0, help="weights, dropout and the final sample")
     t.add_argument("--val-fraction", type=_fraction, default=0.05, help="held-out tail of the corpus")
     t.add_argument("--val-every", type=_positive_int, default=500, help="steps between validations")
-    t.add_argument("--checkpoint", help="write a checkpoint here at every validation and at the end")
-    t.add_argument("--resume", help="continue the run saved in this checkpoint up to --steps")
-    t.add_argument("--plot", help="draw losses and gradient flow to this PNG")
-    t.add_argument("--history", help="write the training history to this JSON file")
+    t.add_argument("--checkpoint", help="write a checkpoint here at every validation and at the end (default: none)")
+    t.add_argument("--resume", help="continue the run saved in this checkpoint up to --steps (default: a new run)")
+    t.add_argument("--plot", help="draw losses and gradient flow to this PNG (default: no plot)")
+    t.add_argument("--history", help="write the training history to this JSON file (default: not written)")
     t.set_defaults(run=cmd_train)
 
     s = sub.add_parser("sample", help="generate text from a trained model", formatter_class=fmt)
     s.add_argument("model", metavar="MODEL", help="a model file written by `elman train`")
-    s.add_argument("--prime", default=None, help='text to start from (default: "The ", or the first character the model knows)')
+    s.add_argument("--prime", help='text to start from (default: "The ", or the first character the model knows)')
     s.add_argument("--length", type=_positive_int, default=500, help="characters to generate")
-    s.add_argument("--temperature", type=_positive_float, default=0.8)
-    s.add_argument("--top-k", type=_positive_int, default=None, help="sample only from the k likeliest")
-    s.add_argument("--seed", type=_seed, default=None)
+    s.add_argument(
+        "--temperature",
+        type=_non_negative_float,
+        default=0.8,
+        help="softmax temperature; 0 takes the likeliest character",
+    )
+    s.add_argument("--top-k", type=_positive_int, help="sample only from the k likeliest (default: from all)")
+    s.add_argument("--seed", type=_seed, help="the same seed gives the same text (default: a fresh one each run)")
     s.set_defaults(run=cmd_sample)
 
-    f = sub.add_parser("forecast", help="forecast a CSV column one step ahead", formatter_class=fmt,
-                       description="Train on the first part of a CSV column, forecast the rest one step "
-                                   "ahead, and compare with the persistence baseline.")  # fmt: skip
-    f.add_argument("csv", metavar="CSV")
-    f.add_argument("--column", required=True, help="the column to forecast")
+    f = sub.add_parser(
+        "forecast",
+        help="forecast a CSV column one step ahead",
+        formatter_class=fmt,
+        description="Train on the first part of a CSV column, forecast the rest one step "
+        "ahead, and compare with the persistence baseline.",
+    )
+    f.add_argument("csv", metavar="CSV", help="a CSV file with a header row")
+    f.add_argument("--column", required=True, help="the column to forecast (required)")
     f.add_argument("--window", type=_positive_int, default=48, help="training window length")
-    f.add_argument("--test-fraction", type=_fraction, default=0.2)
-    f.add_argument("--steps", type=_positive_int, default=800)
-    f.add_argument("--hidden", type=_positive_int, default=32)
-    f.add_argument("--batch", type=_positive_int, default=32)
-    f.add_argument("--lr", type=_positive_float, default=1e-2)
-    f.add_argument("--seed", type=_seed, default=0)
+    f.add_argument("--test-fraction", type=_fraction, default=0.2, help="the tail forecast and scored")
+    f.add_argument("--steps", type=_positive_int, default=800, help="training steps")
+    f.add_argument("--hidden", type=_positive_int, default=32, help="hidden units")
+    f.add_argument("--batch", type=_positive_int, default=32, help="windows per step")
+    f.add_argument("--lr", type=_positive_float, default=1e-2, help="learning rate, decaying along a cosine to lr/10")
+    f.add_argument("--seed", type=_seed, default=0, help="weights and window order")
     f.add_argument("--out", default="forecast.csv", help="where to write the forecasts")
-    f.add_argument("--plot", help="draw the forecasts to this PNG")
+    f.add_argument("--plot", help="draw the forecasts to this PNG (default: no plot)")
     f.set_defaults(run=cmd_forecast)
 
     g = sub.add_parser("plot", help="draw a saved training history", formatter_class=fmt)
     g.add_argument("history", metavar="HISTORY", help="a JSON history (train --history)")
-    g.add_argument("--out", default="history.png")
+    g.add_argument("--out", default="history.png", help="where to write the PNG")
     g.set_defaults(run=cmd_plot)
 
     for command in (t, f):
-        command.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                             help="progress bar (default: when the terminal shows it)")  # fmt: skip
+        command.add_argument(
+            "--progress",
+            action=argparse.BooleanOptionalAction,
+            help="progress bar (default: when stderr is a terminal)",
+        )
     return p
 
 
+def given_options(argv: list[str]) -> set[str]:
+    """The namespace names of the options `argv` gives explicitly (not left to their defaults): argv
+    parsed again with every default suppressed."""
+    p = parser()
+    for action in p._actions:  # argparse keeps subcommands' parsers only here
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                for option in command._actions:
+                    option.default = argparse.SUPPRESS
+                command.set_defaults(run=argparse.SUPPRESS)
+    return set(vars(p.parse_args(argv))) - {"command", "run"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Runs the command line `argv` (default: sys.argv[1:]); returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
+    args.explicit = given_options(argv)
     try:
         return args.run(args)
     except MemoryError:
-        print(f"elman {args.command}: error: out of memory; try smaller sizes (--hidden, --layers, --batch)", file=sys.stderr)
+        print(
+            f"elman {args.command}: error: out of memory; try smaller sizes (--hidden, --layers, --batch)",
+            file=sys.stderr,
+        )
         return 2
     except (CommandError, ValueError, TypeError, OSError, NonFiniteError) as e:
         print(f"elman {args.command}: error: {e}", file=sys.stderr)

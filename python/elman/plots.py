@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+import os
+from typing import Any
 
 import numpy as np
 
 from . import files
 
 
-def _pyplot():
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (no display needed), imported only when a plot is drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,7 +21,7 @@ def _pyplot():
     return plt
 
 
-def plot_training(history: list[dict], path, title: str = "") -> None:
+def plot_training(history: list[dict[str, Any]], path: str | os.PathLike[str], title: str = "") -> None:
     """Training and validation loss over steps and, when the history holds gradient flow, a heatmap
     of log10 ||dL/dh_t|| of the bottom layer at each validation (rows) and step t (columns)."""
     plt = _pyplot()
@@ -43,8 +46,14 @@ def plot_training(history: list[dict], path, title: str = "") -> None:
         grid = np.full((len(flows), width), np.nan)
         for i, (_, f) in enumerate(flows):
             grid[i, : len(f)] = np.log10(np.maximum(f, 1e-30))
-        image = ax.imshow(grid, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest",
-                          extent=(-0.5, width - 0.5, 0, len(flows)))  # fmt: skip
+        image = ax.imshow(
+            grid,
+            aspect="auto",
+            origin="lower",
+            cmap="viridis",
+            interpolation="nearest",
+            extent=(-0.5, width - 0.5, 0, len(flows)),
+        )
         ax.set_yticks(np.arange(len(flows)) + 0.5, [str(s) for s in steps])
         if len(flows) > 12:
             ax.set_yticks(ax.get_yticks()[:: len(flows) // 12 + 1])
@@ -59,7 +68,9 @@ def plot_training(history: list[dict], path, title: str = "") -> None:
     files.atomic_write(path, buffer.getvalue())
 
 
-def plot_forecast(actual: np.ndarray, forecast: np.ndarray, persistence: np.ndarray, path, title: str = "") -> None:
+def plot_forecast(
+    actual: np.ndarray, forecast: np.ndarray, persistence: np.ndarray, path: str | os.PathLike[str], title: str = ""
+) -> None:
     """One-step-ahead forecasts against the actual series and the persistence baseline."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 4))

@@ -10,18 +10,26 @@ import csv
 import io
 import json
 import math
+import os
 import sys
 import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from . import _validate as check
 from . import files
 from ._core import NonFiniteError
+from .data import Batch, SequenceDataset, as_batch
 from .model import RNN
 from .optim import Optimizer
 
 _FORMAT = 1
+
+Schedule = Callable[[int, float], float]  # (step, base lr) -> the step's lr
 
 
 # ------------------------------------------------------------------------------ learning-rate schedules
@@ -30,22 +38,24 @@ _FORMAT = 1
 class StepDecay:
     """lr * gamma ** (step // every)."""
 
-    def __init__(self, every: int, gamma: float = 0.1):
+    def __init__(self, every: int, gamma: float = 0.1) -> None:
         self.every = check.integer("every", every, 1)
         self.gamma = check.real("gamma", gamma, 0.0)
 
     def __call__(self, step: int, lr: float) -> float:
+        """The learning rate of `step` for base rate `lr`."""
         return lr * self.gamma ** (step // self.every)
 
 
 class Cosine:
     """From lr down to min_lr along half a cosine over total steps, then min_lr."""
 
-    def __init__(self, total: int, min_lr: float = 0.0):
+    def __init__(self, total: int, min_lr: float = 0.0) -> None:
         self.total = check.integer("total", total, 1)
         self.min_lr = check.real("min_lr", min_lr, 0.0)
 
     def __call__(self, step: int, lr: float) -> float:
+        """The learning rate of `step` for base rate `lr`."""
         progress = min(step, self.total) / self.total
         return self.min_lr + (lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
@@ -53,11 +63,12 @@ class Cosine:
 class Warmup:
     """A linear rise over the first `steps` steps (from lr / steps to lr), then `then` (or constant lr)."""
 
-    def __init__(self, steps: int, then=None):
+    def __init__(self, steps: int, then: Schedule | None = None) -> None:
         self.steps = check.integer("steps", steps, 1)
         self.then = then
 
     def __call__(self, step: int, lr: float) -> float:
+        """The learning rate of `step` for base rate `lr`."""
         if step < self.steps:
             return lr * (step + 1) / self.steps
         return self.then(step - self.steps, lr) if self.then else lr
@@ -67,11 +78,10 @@ class Warmup:
 
 
 class Trainer:
-    """Trains `model` with `optimizer` on batches from an endless source (data.TextBatches, data.Loader,
-    or any iterator of objects with x, target or y, and optionally lengths and reset).
+    """Trains `model` with `optimizer` on elman.data.Batch-es (see `fit` for the sources it takes).
 
-    A batch with a `reset` attribute is part of a stream: the hidden state carries over from one batch
-    to the next (truncated BPTT) and is zeroed when reset is true.
+    A batch whose `reset` is not None is part of a stream: the hidden state carries over from one batch
+    to the next (truncated BPTT) and is zeroed when reset is True.
 
     loss, reduction, clip_value, clip_norm: as in RNN.train_step.
     schedule: None or a callable (step, base_lr) -> lr, such as StepDecay, Cosine or Warmup.
@@ -86,9 +96,24 @@ class Trainer:
         RNN.gradient_flow) and keep its one-line summary in `flow_summary`.
     """
 
-    def __init__(self, model: RNN, optimizer: Optimizer, *, loss="mse", reduction="mean", clip_value=None,
-                 clip_norm=None, schedule=None, val_every=None, patience=None, min_delta=0.0, callbacks=(),
-                 progress=None, log_every=10, gradient_flow=True):  # fmt: skip
+    def __init__(
+        self,
+        model: RNN,
+        optimizer: Optimizer,
+        *,
+        loss: str = "mse",
+        reduction: str = "mean",
+        clip_value: float | None = None,
+        clip_norm: float | None = None,
+        schedule: Schedule | None = None,
+        val_every: int | None = None,
+        patience: int | None = None,
+        min_delta: float = 0.0,
+        callbacks: Iterable[Callable[[Trainer, dict[str, Any]], None]] = (),
+        progress: bool | None = None,
+        log_every: int = 10,
+        gradient_flow: bool = True,
+    ) -> None:
         if not isinstance(model, RNN):
             raise TypeError(f"model is a {type(model).__name__}; expected an elman.RNN")
         if not isinstance(optimizer, Optimizer) or optimizer.model is not model:
@@ -112,11 +137,11 @@ class Trainer:
         self.flow_summary = ""
 
         self.step = 0
-        self.history: list[dict] = []
+        self.history: list[dict[str, Any]] = []
         self.best_val = math.inf
         self.bad_validations = 0
-        self.state = None  # the hidden state carried between stream batches
-        self._best_params = None
+        self.state: np.ndarray | None = None  # the hidden state carried between stream batches
+        self._best_params: np.ndarray | None = None
         self._stop = False
 
     def stop(self) -> None:
@@ -125,79 +150,119 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ training
 
-    def fit(self, train, steps: int, val=None, *, checkpoint=None, checkpoint_every=None, extra=None) -> list[dict]:
+    def fit(
+        self,
+        train: Any,
+        steps: int,
+        val: Any = None,
+        *,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_every: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
         """Trains until `steps` steps in all have been taken (a resumed trainer continues its count).
 
+        train, one batch per step, each an elman.data.Batch or a tuple (x, target) or (x, target,
+        lengths):
+        - an endless source (data.TextBatches, data.Loader, any endless iterator);
+        - a list (or other re-iterable collection) of batches, taken in order and cycled, one pass an epoch;
+        - a finite iterator or generator: when it runs out, training stops there with a warning.
         val: validation data (anything `evaluate` takes). checkpoint: a path written every
-        checkpoint_every steps and at the end, with `extra` (see save_checkpoint). Returns the history. A non-finite loss or gradient
-        raises NonFiniteError, with the weights of the last good step kept.
+        checkpoint_every steps and at the end, with `extra` (see save_checkpoint). Returns the history.
+        A non-finite loss or gradient raises NonFiniteError, with the weights of the last good step kept.
         """
         steps = check.integer("steps", steps, 1)
         if checkpoint_every is not None:
             checkpoint_every = check.integer("checkpoint_every", checkpoint_every, 1)
             if checkpoint is None:
                 raise ValueError("checkpoint_every is set but checkpoint is None; expected a path")
+        batches = _batches("train", train, cycle=True)
         self._stop = False
         show = sys.stderr.isatty() if self.progress is None else bool(self.progress)
         bar = tqdm(total=steps, initial=self.step, disable=not show, dynamic_ncols=True, unit="step")
-        window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
+        window = _Window()
+        batch, h0 = None, None
         try:
             while self.step < steps and not self._stop:
-                batch, h0 = next(train), self.state
-                loss = self._train_one(batch)
+                taken = next(batches, None)
+                if taken is None:
+                    warnings.warn(
+                        f"train ran out of batches at step {self.step} of {steps}; training stopped there "
+                        "(pass an endless source such as data.Loader, or a list, which is cycled, to train longer)",
+                        stacklevel=2,
+                    )
+                    break
+                batch, h0 = taken, self.state
+                window.add(self._train_one(batch))
                 self.step += 1
-                window_loss += loss
-                window_steps += 1
                 bar.update(1)
-                validate = val is not None and self.val_every and (self.step % self.val_every == 0 or self.step == steps)
-                if self.step % self.log_every == 0 or validate or self.step == steps:
-                    now = time.perf_counter()
-                    record = {
-                        "step": self.step,
-                        "loss": window_loss / window_steps,
-                        "lr": self.optimizer.lr,
-                        "steps_per_s": window_steps / max(now - window_start, 1e-9),
-                    }
-                    if validate:
-                        record["val_loss"] = self.evaluate(val)
-                        if self.gradient_flow:
-                            record.update(self._flow(batch, h0))
-                        self._early_stopping(record["val_loss"])
-                    self.history.append(record)
-                    bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k in ("loss", "val_loss")})
-                    for callback in self.callbacks:
-                        callback(self, record)
-                    window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
-                if checkpoint_every and self.step % checkpoint_every == 0:
+                last = self.step == steps
+                if self.step % self.log_every == 0 or last or self._validates(val, last):
+                    self._record(window, val, batch, h0, self._validates(val, last))
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in self.history[-1].items() if k in ("loss", "val_loss")})
+                    window = _Window()
+                if checkpoint is not None and checkpoint_every and self.step % checkpoint_every == 0:
                     self.save_checkpoint(checkpoint, train, extra)
         finally:
             bar.close()
+        if window.steps and batch is not None:  # the source ran out between records
+            self._record(window, val, batch, h0, self._validates(val, True))
         if self._stop and self._best_params is not None:
             self.model.params.flat[:] = self._best_params
         if checkpoint is not None:
             self.save_checkpoint(checkpoint, train, extra)
         return self.history
 
-    def _train_one(self, batch) -> float:
+    def _validates(self, val: Any, last: bool) -> bool:
+        """Whether the step just taken ends with a validation."""
+        return val is not None and self.val_every is not None and (self.step % self.val_every == 0 or last)
+
+    def _record(self, window: _Window, val: Any, batch: Batch, h0: np.ndarray | None, validate: bool) -> None:
+        """Appends the history record of the steps in `window` (and a validation), then runs the callbacks."""
+        record: dict[str, Any] = {
+            "step": self.step,
+            "loss": window.loss / window.steps,
+            "lr": self.optimizer.lr,
+            "steps_per_s": window.steps / max(time.perf_counter() - window.start, 1e-9),
+        }
+        if validate:
+            record["val_loss"] = self.evaluate(val)
+            if self.gradient_flow:
+                record.update(self._flow(batch, h0))
+            self._early_stopping(record["val_loss"])
+        self.history.append(record)
+        for callback in self.callbacks:
+            callback(self, record)
+
+    def _train_one(self, batch: Batch) -> float:
         if self.schedule is not None:
             self.optimizer.lr = self.schedule(self.step, self.base_lr)
-        stream = hasattr(batch, "reset")
-        h0 = None if not stream or batch.reset else self.state
-        target = _target(batch)
         try:
             loss, h_n = self.model.train_step(
-                batch.x, target, self.optimizer, loss=self.loss, reduction=self.reduction,
-                clip_value=self.clip_value, clip_norm=self.clip_norm, h0=h0, lengths=getattr(batch, "lengths", None),
-            )  # fmt: skip
+                batch.x,
+                batch.target,
+                self.optimizer,
+                loss=self.loss,
+                reduction=self.reduction,
+                clip_value=self.clip_value,
+                clip_norm=self.clip_norm,
+                h0=self.state if batch.reset is False else None,
+                lengths=batch.lengths,
+            )
         except NonFiniteError as e:
             raise NonFiniteError(f"step {self.step + 1}: {e}") from None
-        self.state = h_n if stream else None
+        self.state = h_n if batch.stream else None
         return loss
 
-    def _flow(self, batch, h0) -> dict:
-        h0 = None if not hasattr(batch, "reset") or batch.reset else h0
-        flow = self.model.gradient_flow(batch.x, _target(batch), loss=self.loss, reduction=self.reduction, h0=h0,
-                                        lengths=getattr(batch, "lengths", None))  # fmt: skip
+    def _flow(self, batch: Batch, h0: np.ndarray | None) -> dict[str, Any]:
+        flow = self.model.gradient_flow(
+            batch.x,
+            batch.target,
+            loss=self.loss,
+            reduction=self.reduction,
+            h0=h0 if batch.reset is False else None,
+            lengths=batch.lengths,
+        )
         self.flow_summary = flow.summary()
         return {
             "grad_flow": flow.norms.tolist(),
@@ -215,26 +280,27 @@ class Trainer:
             if self.patience is not None and self.bad_validations >= self.patience:
                 self._stop = True
 
-    def evaluate(self, data) -> float:
+    def evaluate(self, data: Any) -> float:
         """The mean loss per counted element (per valid step, or per valid step and output for mse)
-        over one pass of `data`: an object with one_pass() (TextBatches, Loader) or an iterable of
-        batches. Streams carry their state from batch to batch. No dropout, no gradients."""
-        batches = data.one_pass() if hasattr(data, "one_pass") else data
+        over one pass of `data`: a source with one_pass() (data.TextBatches, data.Loader), a list of
+        batches, or a finite iterator of them (batches as `fit` takes them). Streams carry their state
+        from batch to batch. No dropout, no gradients."""
+        source = data.one_pass() if hasattr(data, "one_pass") else data
         total, count, state = 0.0, 0, None
-        for batch in batches:
-            h0 = state if hasattr(batch, "reset") and not batch.reset else None
-            value, state = self.model.loss(batch.x, _target(batch), loss=self.loss, reduction="sum", h0=h0,
-                                           lengths=getattr(batch, "lengths", None))  # fmt: skip
+        for batch in _batches("data", source, cycle=False):
+            h0 = state if batch.reset is False else None
+            value, counted, state = self.model.loss_sum(
+                batch.x, batch.target, loss=self.loss, h0=h0, lengths=batch.lengths
+            )
             total += value
-            layout = self.model._batch(batch.x, None, getattr(batch, "lengths", None))
-            count += layout.counted(layout.target(_target(batch), self.loss), self.loss)
+            count += counted
         if count == 0:
             raise ValueError("data gave no batches with anything to count; expected validation batches")
         return total / count
 
     # ------------------------------------------------------------------------------------ history
 
-    def history_csv(self, path) -> None:
+    def history_csv(self, path: str | os.PathLike[str]) -> None:
         """The history's numbers as CSV, one row per record (empty cells where a record lacks a
         column); the per-step gradient flow goes to JSON only."""
         rows = [{k: v for k, v in record.items() if not isinstance(v, list)} for record in self.history]
@@ -245,12 +311,15 @@ class Trainer:
         writer.writerows(rows)
         files.atomic_write(path, text.getvalue().encode())
 
-    def history_json(self, path) -> None:
+    def history_json(self, path: str | os.PathLike[str]) -> None:
+        """The whole history, gradient flow included, as a JSON list of records (what `elman plot` draws)."""
         files.atomic_write(path, json.dumps(self.history, indent=1).encode())
 
     # --------------------------------------------------------------------------------- checkpoints
 
-    def save_checkpoint(self, path, data=None, extra=None) -> None:
+    def save_checkpoint(
+        self, path: str | os.PathLike[str], data: Any = None, extra: dict[str, Any] | None = None
+    ) -> None:
         """Everything a resumed run needs to continue bit for bit: the model, the optimizer's state,
         the trainer's counters and history, the dropout generator, the carried state and, when `data`
         has state_dict(), its position; `extra` is any JSON-serializable dict of the caller's (such as
@@ -262,19 +331,24 @@ class Trainer:
             tensors["trainer/state"] = self.state
         if self._best_params is not None:
             tensors["trainer/best_params"] = self._best_params
-        state = {
+        state: dict[str, Any] = {
             "format": _FORMAT,
             "model": self.model.config,
             "optimizer": opt,
-            "trainer": {"step": self.step, "best_val": self.best_val, "bad_validations": self.bad_validations,
-                        "base_lr": self.base_lr, "history": self.history},  # fmt: skip
+            "trainer": {
+                "step": self.step,
+                "best_val": self.best_val,
+                "bad_validations": self.bad_validations,
+                "base_lr": self.base_lr,
+                "history": self.history,
+            },
             "rng": [str(w) for w in self.model.get_rng_state()],
             "data": data.state_dict() if hasattr(data, "state_dict") else None,
             "extra": extra,
         }
         files.save_checkpoint(path, tensors, state)
 
-    def load_checkpoint(self, path, data=None):
+    def load_checkpoint(self, path: str | os.PathLike[str], data: Any = None) -> Any:
         """Restores what save_checkpoint wrote into this trainer's model and optimizer (built with the
         same configuration) and into `data`; returns the checkpoint's `extra`."""
         tensors, state = files.load_checkpoint(path)
@@ -301,10 +375,59 @@ class Trainer:
         return state.get("extra")
 
     @staticmethod
-    def checkpoint_extra(path):
+    def checkpoint_extra(path: str | os.PathLike[str]) -> Any:
         """The `extra` dict of a checkpoint, without restoring anything (to rebuild what it needs)."""
         return files.load_checkpoint(path)[1].get("extra")
 
 
-def _target(batch):
-    return batch.target if hasattr(batch, "target") else batch.y
+class _Window:
+    """The training losses summed since the last history record."""
+
+    def __init__(self) -> None:
+        self.loss, self.steps, self.start = 0.0, 0, time.perf_counter()
+
+    def add(self, loss: float) -> None:
+        """Counts one step's loss."""
+        self.loss += loss
+        self.steps += 1
+
+
+def _batches(name: str, source: Any, *, cycle: bool) -> Iterator[Batch]:
+    """The batches of `source` (named `name` in errors) as Batch: an iterator's as they come, a
+    re-iterable collection's pass after pass when `cycle`, else once. What cannot give batches is
+    refused here, before the first one is taken."""
+    if isinstance(source, SequenceDataset):
+        raise TypeError(
+            f"{name} is a SequenceDataset; expected batches: pass data.Loader({name}, batch_size) "
+            f"(endless, shuffled) or {name}.batches(batch_size) (one pass)"
+        )
+    if isinstance(source, tuple) and source and isinstance(source[0], np.ndarray):
+        raise TypeError(
+            f"{name} is a tuple of arrays; expected batches: pass [{name}] to repeat it as one batch, or "
+            f"data.Loader({name}, batch_size) for batches of it"
+        )
+    if isinstance(source, (str, bytes, Mapping, np.ndarray)) or not isinstance(source, Iterable):
+        raise TypeError(
+            f"{name} is of type {type(source).__name__}; expected batches: a data.TextBatches or data.Loader, a list "
+            "of batches, or an iterator of them, each a data.Batch or a tuple (x, target) or (x, target, lengths)"
+        )
+    if isinstance(source, Sequence):  # a list: every item checked now, not after steps on the first ones
+        if not source:
+            raise ValueError(f"{name} is an empty {type(source).__name__}; expected at least one batch")
+        source = [as_batch(item, f"{name}[{i}]") for i, item in enumerate(source)]
+    return _iterate(name, source, cycle)
+
+
+def _iterate(name: str, source: Iterable[Any], cycle: bool) -> Iterator[Batch]:
+    if iter(source) is source:  # an iterator: endless (TextBatches, Loader) or one pass
+        for i, item in enumerate(source):
+            yield as_batch(item, f"{name}'s batch {i}")
+        return
+    while True:
+        i = -1
+        for i, item in enumerate(source):
+            yield as_batch(item, f"{name}[{i}]")
+        if i < 0:
+            raise ValueError(f"{name} is an empty {type(source).__name__}; expected at least one batch")
+        if not cycle:
+            return
