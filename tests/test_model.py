@@ -192,8 +192,33 @@ def test_threads_sharing_one_model_do_not_corrupt_it(rng):
     np.testing.assert_allclose(m.grads.flat, g_expected, rtol=1e-12, atol=1e-15)
 
 
-def test_version():
-    assert elman.__version__ == "0.1.0"
+def test_version_has_one_source():
+    """The version is written once, in cpp/include/elman/version.hpp, which the native module
+    compiles in (elman.__version__), CMake reads for its package, and scikit-build-core reads for the
+    wheel's metadata (importlib.metadata): the three must agree."""
+    import importlib.metadata
+    import pathlib
+    import re
+
+    found = {"elman.__version__": elman.__version__}
+    missing = []
+    try:
+        found['importlib.metadata.version("elman")'] = importlib.metadata.version("elman")
+    except importlib.metadata.PackageNotFoundError:
+        missing.append(f"elman has no installed metadata (imported from {elman.__file__})")
+    header = pathlib.Path(__file__).resolve().parents[1] / "cpp" / "include" / "elman" / "version.hpp"
+    if header.is_file():
+        # The regex of pyproject.toml's [tool.scikit-build.metadata.version].
+        line = r'^inline constexpr const char\* version = "(?P<value>[0-9]+\.[0-9]+\.[0-9]+)";'
+        match = re.search(line, header.read_text(encoding="utf-8"), re.MULTILINE)
+        assert match, f"{header} has no line 'inline constexpr const char* version = \"X.Y.Z\";'"
+        found[str(header)] = match["value"]
+    else:
+        missing.append(f"no {header}: the tests run outside the source tree")
+    assert len(set(found.values())) == 1, f"the version sources disagree: {found}"
+    assert re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", elman.__version__), elman.__version__
+    if missing:
+        pytest.skip(f"versions agree ({found}), but not all sources were checked: {'; '.join(missing)}")
 
 
 @pytest.mark.parametrize("layers,bidirectional", [(1, False), (3, True)])

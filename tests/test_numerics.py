@@ -228,22 +228,30 @@ def test_mean_over_nothing_is_zero(rng):
     assert loss == 0.0 and not grads.flat.any()
 
 
+def use_threads(n):
+    """set_num_threads(n), and a check that the core took it: a setting that silently stayed at 1
+    would leave the threaded paths untested. (The setting does not depend on the machine's cores:
+    OpenMP runs n threads on any number of them.)"""
+    elman.set_num_threads(n)
+    assert elman.get_num_threads() == n, f"set_num_threads({n}) left get_num_threads() = {elman.get_num_threads()}"
+
+
 @pytest.mark.parametrize("tokens", [False, True])
 def test_threaded_paths_match_reference(tokens):
     """Big enough that the batch, the rows and the weight rows are split across threads."""
     rng = np.random.default_rng(21)
     threads = elman.get_num_threads()
-    elman.set_num_threads(4)
     try:
+        use_threads(4)
         m = elman.RNN(24, 48, 20, num_layers=2, bidirectional=True, dtype="float64", seed=2)
         x, h0, lengths = random_batch(rng, m, 30, 40, tokens=tokens, with_h0=True, with_lengths=True)
         check_against_reference(m, x, rng.integers(0, 20, size=(30, 40)), "cross_entropy", "mean", h0, lengths)
         serial = elman.RNN(**m.config)
-        elman.set_num_threads(1)
+        use_threads(1)
         target = rng.normal(size=(30, 40, 20))
         loss_1, g, _ = serial.loss_and_grad(x, target, h0=h0, lengths=lengths)
         g_1 = g.flat.copy()
-        elman.set_num_threads(4)
+        use_threads(4)
         loss_4, g, _ = m.loss_and_grad(x, target, h0=h0, lengths=lengths)
         assert np.isclose(loss_1, loss_4, rtol=1e-13)
         np.testing.assert_allclose(g.flat, g_1, rtol=1e-11, atol=1e-14)
