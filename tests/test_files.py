@@ -87,7 +87,12 @@ def test_model_file_loads_in_pytorch(tmp_path, rng):
 def test_header_holds_config_and_format(tmp_path, rng):
     m, path = model_file(tmp_path, rng)
     header = files.read_metadata(path)
-    assert header == {"elman.config": json.dumps(m.config), "elman.format": "1"}
+    assert header == {
+        "elman.config": json.dumps(m.config),
+        "elman.format": "2",
+        "elman.checksum": files.checksum(header, m.params),
+    }
+    assert re.fullmatch("crc32c:[0-9a-f]{8}", header["elman.checksum"])
 
 
 def test_user_metadata_round_trip(tmp_path, rng):
@@ -98,7 +103,7 @@ def test_user_metadata_round_trip(tmp_path, rng):
     assert elman.load(path).metadata == user
     header = files.read_metadata(path)
     assert {k: v for k, v in header.items() if not k.startswith("elman.")} == user
-    assert header["elman.format"] == "1"
+    assert header["elman.format"] == "2"
 
 
 @pytest.mark.parametrize(
@@ -131,7 +136,8 @@ def test_non_finite_model_is_not_saved(tmp_path, rng):
 
 
 def rewrite(path, *, tensors=None, drop=(), **header):
-    """Writes the model file at `path` again with changed tensors and metadata (None deletes a key)."""
+    """Writes the model file at `path` again with changed tensors and metadata (None deletes a key),
+    with a checksum that matches the new contents: a well-formed file that lies about the model."""
     stored = safetensors.numpy.load_file(path)
     stored.update(tensors or {})
     for name in drop:
@@ -139,6 +145,7 @@ def rewrite(path, *, tensors=None, drop=(), **header):
     metadata = files.read_metadata(path)
     metadata.update(header)
     metadata = {k: v for k, v in metadata.items() if v is not None}
+    metadata["elman.checksum"] = files.checksum(metadata, stored)
     safetensors.numpy.save_file(stored, path, metadata=metadata)
 
 
@@ -164,7 +171,7 @@ def foreign_without_metadata(path, m):
 
 
 def newer_format(path, m):
-    rewrite(path, **{"elman.format": "2"})
+    rewrite(path, **{"elman.format": "3"})
 
 
 def garbled_format(path, m):
@@ -223,7 +230,7 @@ def a_checkpoint(path, m):
             r" is a safetensors file but not an elman file: its metadata has no "
             r"'elman.format' \(keys: none\)",
         ),
-        (newer_format, r" was written by format 2; this elman reads format 1. Upgrade elman to read it"),
+        (newer_format, r" was written by format 3; this elman reads formats 1 to 2. Upgrade elman to read it"),
         (garbled_format, r": elman.format is 'one'; expected a positive integer"),
         (without_config, r" has no 'elman.config' in its metadata; expected an elman model file"),
         (config_not_json, r": elman.config is not valid JSON"),
@@ -245,6 +252,76 @@ def test_bad_model_file_raises_clear_error(tmp_path, rng, spoil, match):
     spoil(path, m)
     with pytest.raises(ValueError, match=re.escape(str(path)) + match):
         elman.load(path)
+
+
+def test_every_flipped_bit_is_an_error(tmp_path, rng):
+    """A one-bit change at any byte of a model file (length, header, metadata, tensor data) never loads;
+    the bit flipped cycles with the position."""
+    m = elman.RNN(2, 3, 2, seed=1)
+    path = tmp_path / "model.safetensors"
+    m.save(path, metadata={"vocab": "ab"})
+    data = bytearray(path.read_bytes())
+    loaded = []
+    for i in range(len(data)):
+        data[i] ^= 1 << i % 8
+        path.write_bytes(data)
+        data[i] ^= 1 << i % 8
+        try:
+            elman.load(path)
+            loaded.append(i)
+        except ValueError as e:
+            assert str(path) in str(e)
+    assert loaded == []
+
+
+def test_damaged_tensor_data_is_named(tmp_path, rng):
+    m, path = model_file(tmp_path, rng)
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x10  # inside b_y's last float
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=re.escape(str(path)) + r" is damaged: its elman.checksum is 'crc32c:[0-9a-f]{8}' "):
+        elman.load(path)
+
+
+def test_format_1_files_still_load(tmp_path, rng):
+    """A file as elman 0.1 wrote it: format 1, no checksum."""
+    m = trained_like(rng, num_layers=2)
+    path = tmp_path / "old.safetensors"
+    header = {"vocab": "abc", "elman.config": json.dumps(m.config), "elman.format": "1"}
+    safetensors.numpy.save_file(dict(m.params), path, metadata=header)
+    loaded = elman.load(path)
+    np.testing.assert_array_equal(loaded.params.flat, m.params.flat, strict=True)
+    assert loaded.metadata == {"vocab": "abc"}
+    files.save_checkpoint(path, {"a": np.ones(3)}, {"step": 1})
+    rewrite(path, **{"elman.format": "1", "elman.checksum": None})
+    header = files.read_metadata(path)
+    assert header["elman.format"] == "1"
+    safetensors.numpy.save_file({"a": np.ones(3)}, path, metadata={k: v for k, v in header.items() if k != "elman.checksum"})
+    assert files.load_checkpoint(path)[1] == {"step": 1}
+
+
+def test_format_2_without_checksum(tmp_path, rng):
+    m, path = model_file(tmp_path, rng)
+    stored = safetensors.numpy.load_file(path)
+    header = {k: v for k, v in files.read_metadata(path).items() if k != "elman.checksum"}
+    safetensors.numpy.save_file(stored, path, metadata=header)
+    with pytest.raises(ValueError, match=re.escape(str(path)) + r" has no 'elman.checksum' in its metadata; format 2"):
+        elman.load(path)
+
+
+def test_damaged_checkpoint(tmp_path):
+    path = tmp_path / "c"
+    files.save_checkpoint(path, {"a": np.arange(100.0)}, {"step": 1})
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 1
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=r"c is damaged: its elman.checksum"):
+        files.load_checkpoint(path)
+    files.save_checkpoint(path, {"a": np.arange(100.0)}, {"step": 1})
+    rewrite_state = files.read_metadata(path) | {"elman.checkpoint": '{"step": 2}'}
+    safetensors.numpy.save_file(safetensors.numpy.load_file(path), path, metadata=rewrite_state)
+    with pytest.raises(ValueError, match=r"c is damaged"):
+        files.load_checkpoint(path)
 
 
 def test_missing_path_and_folder(tmp_path):
@@ -303,7 +380,7 @@ def test_checkpoint_round_trip(tmp_path):
         np.testing.assert_array_equal(got[name], value)
         assert got[name].shape == value.shape and got[name].dtype == value.dtype.newbyteorder("=")
         assert got[name].flags.writeable
-    assert files.read_metadata(path)["elman.format"] == "1"
+    assert files.read_metadata(path)["elman.format"] == "2"
 
 
 def test_checkpoint_of_a_model_and_an_optimizer_state(tmp_path, rng):
@@ -346,7 +423,7 @@ def test_bad_checkpoint_files(tmp_path, rng):
         files.load_checkpoint(path)
 
     safetensors.numpy.save_file({"a": np.ones(2)}, path, metadata={"elman.format": "7", "elman.checkpoint": "{}"})
-    with pytest.raises(ValueError, match=r"was written by format 7; this elman reads format 1"):
+    with pytest.raises(ValueError, match=r"was written by format 7; this elman reads formats 1 to 2"):
         files.load_checkpoint(path)
 
     safetensors.numpy.save_file({"a": np.ones(2)}, path, metadata={"elman.format": "1", "elman.checkpoint": "[1]"})

@@ -1,10 +1,18 @@
 """Model and checkpoint files: safetensors, written atomically.
 
 A model file holds each parameter under its name (in the model's dtype) and, in the header's metadata,
-"elman.config" (the JSON of RNN.config), "elman.format" and the user's own str -> str entries. This
-module knows the format, not the model: elman.RNN.save and elman.load call write_model and read_model. A
-checkpoint file holds any named arrays and one JSON state under "elman.checkpoint". Keys starting
-with "elman." are ours; everything else in the metadata belongs to the user.
+"elman.config" (the JSON of RNN.config), "elman.format", "elman.checksum" and the user's own str -> str
+entries. This module knows the format, not the model: elman.RNN.save and elman.load call write_model and
+read_model. A checkpoint file holds any named arrays and one JSON state under "elman.checkpoint". Keys
+starting with "elman." are ours; everything else in the metadata belongs to the user.
+
+Format 2 adds "elman.checksum": "crc32c:" and 8 hex digits, the CRC-32C (Castagnoli) of, in order,
+  - every other metadata entry, sorted by key: key, NUL, value, NUL (UTF-8);
+  - every tensor, sorted by name: name, NUL, safetensors dtype code ("F32"), NUL, the dimensions joined
+    by "," (none for a scalar), NUL, then the tensor's bytes (little-endian, row-major).
+It is computed from the parsed header and the tensors, not from the header's bytes, so any JSON writer
+produces a file that verifies; a change to any value, name, shape, offset or data byte does not.
+cpp/include/elman/files.hpp computes the same. Format 1 files (no checksum) still load.
 
 Writes go to a temporary file ".<name>.<random hex>.tmp" in the target's folder, which is fsynced and
 then renamed over the target, so a reader (or a crash) sees the old file or the new one, never a mix.
@@ -21,6 +29,7 @@ import secrets
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import crc32c
 import numpy as np
 import safetensors.numpy
 from safetensors import SafetensorError, safe_open
@@ -28,31 +37,34 @@ from safetensors import SafetensorError, safe_open
 from ._validate import shape_str
 from .params import layout
 
-FORMAT = 1
+FORMAT = 2
+FIRST_CHECKSUM_FORMAT = 2
 FORMAT_KEY = "elman.format"
 CONFIG_KEY = "elman.config"
 CHECKPOINT_KEY = "elman.checkpoint"
+CHECKSUM_KEY = "elman.checksum"
+CHECKSUM_PREFIX = "crc32c:"
 _RESERVED = "elman."
 
-# safetensors' names for the dtypes a model can have
-_MODEL_DTYPES = {"float32": "F32", "float64": "F64"}
-_CHECKPOINT_DTYPES = tuple(
-    np.dtype(t)
-    for t in (
-        np.bool_,
-        np.int8,
-        np.uint8,
-        np.int16,
-        np.uint16,
-        np.int32,
-        np.uint32,
-        np.int64,
-        np.uint64,
-        np.float16,
-        np.float32,
-        np.float64,
+# safetensors' code for every dtype a file may hold (little-endian); a model holds F32 or F64
+_CODES = {
+    np.dtype(t).newbyteorder("<"): code
+    for t, code in (
+        (np.bool_, "BOOL"),
+        (np.int8, "I8"),
+        (np.uint8, "U8"),
+        (np.int16, "I16"),
+        (np.uint16, "U16"),
+        (np.int32, "I32"),
+        (np.uint32, "U32"),
+        (np.int64, "I64"),
+        (np.uint64, "U64"),
+        (np.float16, "F16"),
+        (np.float32, "F32"),
+        (np.float64, "F64"),
     )
-)
+}
+_MODEL_DTYPES = {name: _CODES[np.dtype(name).newbyteorder("<")] for name in ("float32", "float64")}
 
 
 def atomic_write(path: str | os.PathLike[str], data: Any) -> None:
@@ -104,13 +116,12 @@ def write_model(
     """Writes a model's parameters and config (RNN.config) to one safetensors file, atomically;
     `metadata` is the user's str -> str dict."""
     header = _user_metadata(metadata)
-    tensors = {name: np.asarray(value, order="C") for name, value in params.items()}
+    tensors = {name: _little_endian(value) for name, value in params.items()}
     for name, value in tensors.items():
         if not np.all(np.isfinite(value)):
             raise ValueError(f"{name} holds non-finite values; a model file must hold finite weights")
     header[CONFIG_KEY] = json.dumps(dict(config))
-    header[FORMAT_KEY] = str(FORMAT)
-    atomic_write(path, safetensors.numpy.save(tensors, metadata=header))
+    _write(path, tensors, header)
 
 
 def read_model(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, str]]:
@@ -149,10 +160,10 @@ def read_model(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, 
                 raise ValueError(
                     f"{path}: tensor {name} has shape {shape_str(stored.get_shape())}; expected {shape_str(shape)}"
                 )
-        values = {}
-        for name in expected:
-            values[name] = _tensor(f, name, path)
-            if not np.all(np.isfinite(values[name])):
+        values = {name: _tensor(f, name, path) for name in expected}
+        _verify(path, header, values)
+        for name, value in values.items():
+            if not np.all(np.isfinite(value)):
                 raise ValueError(f"{path}: tensor {name} holds non-finite values; expected finite weights")
     user = {k: v for k, v in header.items() if not k.startswith(_RESERVED)}
     return {**checked, "dtype": dtype}, values, user
@@ -177,19 +188,18 @@ def save_checkpoint(path: str | os.PathLike[str], tensors: Mapping[str, np.ndarr
     for name, value in tensors.items():
         if not isinstance(name, str) or not name or name == "__metadata__":
             raise ValueError(f"tensor name {name!r} is not allowed; expected a non-empty str other than '__metadata__'")
-        array = np.asarray(value, order="C")
-        if array.dtype.newbyteorder("=") not in _CHECKPOINT_DTYPES:
-            expected = ", ".join(d.name for d in _CHECKPOINT_DTYPES)
+        array = np.asarray(value)
+        if array.dtype.newbyteorder("<") not in _CODES:
+            expected = ", ".join(d.name for d in _CODES)
             raise TypeError(f"tensor {name} has dtype {array.dtype}; expected one of {expected}")
-        arrays[name] = array
+        arrays[name] = _little_endian(array)
     if not isinstance(state, dict):
         raise TypeError(f"state is a {type(state).__name__}; expected a dict")
     try:
         text = json.dumps(state)
     except (TypeError, ValueError) as e:
         raise TypeError(f"state cannot be written as JSON ({e}); expected a dict of JSON values") from None
-    header = {CHECKPOINT_KEY: text, FORMAT_KEY: str(FORMAT)}
-    atomic_write(path, safetensors.numpy.save(arrays, metadata=header))
+    _write(path, arrays, {CHECKPOINT_KEY: text})
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -208,7 +218,54 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray]
         if not isinstance(state, dict):
             raise ValueError(f"{path}: {CHECKPOINT_KEY} holds a {type(state).__name__}; expected a JSON object")
         tensors = {name: _tensor(f, name, path) for name in f.keys()}
+        _verify(path, header, tensors)
     return tensors, state
+
+
+def checksum(metadata: Mapping[str, str], tensors: Mapping[str, np.ndarray]) -> str:
+    """The "elman.checksum" value of a file holding `metadata` (its own checksum entry, if any, is
+    skipped) and `tensors` (see the module's docstring for what it covers)."""
+    crc = 0
+    for key in sorted(metadata):
+        if key != CHECKSUM_KEY:
+            crc = crc32c.crc32c(key.encode() + b"\0" + metadata[key].encode() + b"\0", crc)
+    for name in sorted(tensors):
+        array = _little_endian(tensors[name])
+        dims = ",".join(map(str, array.shape))
+        crc = crc32c.crc32c(f"{name}\0{_CODES[array.dtype]}\0{dims}\0".encode(), crc)
+        crc = crc32c.crc32c(array.reshape(-1).view(np.uint8), crc)
+    return f"{CHECKSUM_PREFIX}{crc:08x}"
+
+
+def _write(path: str | os.PathLike[str], tensors: dict[str, np.ndarray], header: dict[str, str]) -> None:
+    """One safetensors file of `tensors` (little-endian, C order) and `header`, with the format and
+    the checksum added, written atomically."""
+    header[FORMAT_KEY] = str(FORMAT)
+    header[CHECKSUM_KEY] = checksum(header, tensors)
+    atomic_write(path, safetensors.numpy.save(tensors, metadata=header))
+
+
+def _verify(path: str, header: Mapping[str, str], tensors: Mapping[str, np.ndarray]) -> None:
+    """Checks a file's checksum against what was read from it; files before format 2 have none."""
+    if int(header[FORMAT_KEY]) < FIRST_CHECKSUM_FORMAT:
+        return
+    stored = header.get(CHECKSUM_KEY)
+    if stored is None:
+        raise ValueError(f"{path} has no {CHECKSUM_KEY!r} in its metadata; format {header[FORMAT_KEY]} files carry one")
+    try:
+        actual = checksum(header, tensors)
+    except UnicodeEncodeError:
+        raise ValueError(f"{path} holds metadata that is not valid UTF-8; it may be corrupted") from None
+    if stored != actual:
+        raise ValueError(
+            f"{path} is damaged: its {CHECKSUM_KEY} is {stored!r} but its contents give {actual!r} "
+            f"(a changed byte in its tensors or metadata)"
+        )
+
+
+def _little_endian(array: Any) -> np.ndarray:
+    array = np.asarray(array)
+    return array.astype(array.dtype.newbyteorder("<"), order="C", copy=False)
 
 
 def _path(path: Any, name: str = "path") -> str:
@@ -271,7 +328,7 @@ def _elman_metadata(f: safe_open, path: str) -> dict[str, str]:
         raise ValueError(f"{path}: {FORMAT_KEY} is {text!r}; expected a positive integer")
     if version > FORMAT:
         raise ValueError(
-            f"{path} was written by format {version}; this elman reads format {FORMAT}. Upgrade elman to read it"
+            f"{path} was written by format {version}; this elman reads formats 1 to {FORMAT}. Upgrade elman to read it"
         )
     return header
 
