@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # The C++ package as a user sees it: plain CMake installs elman to a temporary prefix, then
 # cpp/examples is built as an outside project against that prefix alone, and its sine-wave run
-# must show a falling loss. Needs only a python with cmake, ninja and cmeel-eigen installed
-# (pip install cmake ninja cmeel-eigen); no Python module is built.
+# must show a falling loss. Needs only a python with cmake, ninja, cmeel-eigen and nlohmann-json
+# installed (pip install cmake ninja cmeel-eigen nlohmann-json); no Python module is built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 prefix="$work/prefix"
-# Eigen comes from the cmeel-eigen wheel: elman's build and its installed elmanConfig.cmake both look
-# under <entry>/cmeel.prefix for every entry of CMAKE_PREFIX_PATH.
+# Eigen and nlohmann_json come from their wheels: elman's build and its installed elmanConfig.cmake
+# both look under every entry of CMAKE_PREFIX_PATH for them (cpp/cmake/elmanDependencies.cmake).
 site=$(python -c "import site; print(site.getsitepackages()[0])")
 
 # -DELMAN_WERROR=ON: in both builds, warnings in what they compile are errors.

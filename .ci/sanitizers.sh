@@ -17,7 +17,7 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 echo "== sanitizers: a venv with the build tools"
 [[ -x "$work/venv/bin/python" ]] || python3 -m venv "$work/venv"
 py="$work/venv/bin/python"
-"$py" -m pip install -q cmake ninja scikit-build-core pybind11 cmeel-eigen
+"$py" -m pip install -q cmake ninja scikit-build-core pybind11 cmeel-eigen nlohmann-json
 site=$("$py" -c "import site; print(site.getsitepackages()[0])")
 
 echo "== sanitizers: (a) the C++ tests (${SECONDS}s)"

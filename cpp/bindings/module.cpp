@@ -121,11 +121,6 @@ ModelArgs model_args(const py::object& input_size, const py::object& hidden_size
   return a;
 }
 
-const char* name_of(elman::Nonlinearity n) { return n == elman::Nonlinearity::Tanh ? "tanh" : "relu"; }
-const char* name_of(elman::Init i) {
-  return i == elman::Init::Uniform ? "uniform" : i == elman::Init::Normal ? "normal" : "orthogonal";
-}
-
 py::dict config_dict(const ModelArgs& a) {
   const elman::Config& c = a.config;
   py::dict d;
@@ -133,11 +128,11 @@ py::dict config_dict(const ModelArgs& a) {
   d["hidden_size"] = c.hidden_size;
   d["output_size"] = c.output_size;
   d["num_layers"] = c.num_layers;
-  d["nonlinearity"] = name_of(c.nonlinearity);
+  d["nonlinearity"] = elman::name_of(c.nonlinearity);
   d["bidirectional"] = c.bidirectional;
   d["dropout"] = c.dropout;
   d["batch_first"] = a.batch_first;
-  d["init"] = name_of(c.init);
+  d["init"] = elman::name_of(c.init);
   d["seed"] = c.seed;
   return d;
 }

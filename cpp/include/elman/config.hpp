@@ -32,6 +32,11 @@ inline Init parse_init(const std::string& name) {
   throw std::invalid_argument("init is '" + name + "'; expected 'uniform', 'normal' or 'orthogonal'");
 }
 
+inline const char* name_of(Nonlinearity n) { return n == Nonlinearity::Tanh ? "tanh" : "relu"; }
+inline const char* name_of(Init i) {
+  return i == Init::Uniform ? "uniform" : i == Init::Normal ? "normal" : "orthogonal";
+}
+
 struct Config {
   Index input_size = 0;
   Index hidden_size = 0;

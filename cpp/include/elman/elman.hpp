@@ -3,6 +3,8 @@
 
 #include "elman/clip.hpp"
 #include "elman/config.hpp"
+#include "elman/crc32c.hpp"
+#include "elman/files.hpp"
 #include "elman/init.hpp"
 #include "elman/linear.hpp"
 #include "elman/loss.hpp"
