@@ -9,6 +9,7 @@ import pytest
 import safetensors.numpy
 
 import elman
+from elman import sampling
 from elman.cli import main
 
 SMALL = ["--steps", "30", "--hidden", "24", "--seq-len", "12", "--batch", "4", "--val-every", "10", "--no-progress"]
@@ -61,6 +62,15 @@ def test_train_then_sample(tmp_path, corpus, capsys):
             capsys, "sample", model, "--prime", "To be", "--length", "40", "--seed", seed, "--top-k", "3"
         )
         assert code == 0 and max(ranks(top3.rstrip("\n"))) <= 2
+    # top-p so small that only the likeliest character reaches it: greedy again
+    code, nucleus, _ = run(capsys, "sample", model, "--prime", "To be", "--length", "40", "--top-p", "1e-9")
+    assert code == 0 and nucleus == greedy
+    code, several, _ = run(
+        capsys, "sample", model, "--prime", "To be", "--length", "30", "--num-samples", "3", "--seed", "5"
+    )
+    texts = sampling.sample_texts(m, "To be", 30, num_samples=3, temperature=0.8, seed=5)
+    assert code == 0 and several == "\n\n".join("To be" + t for t in texts) + "\n" and len(set(texts)) == 3
+    assert first == "To be" + sampling.sample_text(m, "To be", 40, temperature=0.8, seed=3) + "\n"
     code, out, _ = run(capsys, "plot", tmp_path / "h.json", "--out", tmp_path / "again.png")
     assert code == 0 and (tmp_path / "again.png").exists()
 
@@ -143,7 +153,7 @@ def test_forecast(tmp_path, capsys):
             "TEXT has 2 characters; expected at least 2224 for --batch 32, --seq-len 64 and --val-fraction",
         ),
         (["train", "{short}", "--val-fraction", "0.01"], "--val-fraction 0.01"),
-        (["sample", "{mismatched}"], "has a vocabulary of 3 characters but input_size 5 and output_size 5"),
+        (["sample", "{mismatched}"], "vocab has 3 characters but the model has input_size 5 and output_size 5"),
         (
             ["plot", "{mismatched}"],
             "is not text (byte 0 is not UTF-8); expected a JSON history written by `elman train",

@@ -2,14 +2,12 @@
 softmax, and one seed gives one text; each against a whole forward pass over the text so far. (The
 native loop's own argument checks are tested with RNN.generate.)"""
 
-import io
-
 import numpy as np
 import pytest
 
 import elman
 from elman import data
-from elman.sampling import sample_text, sample_tokens
+from elman.sampling import sample_text, sample_texts, sample_tokens, stream_text, vocabulary_of
 
 PRIME = [1, 4, 2]
 
@@ -65,10 +63,55 @@ def test_one_seed_one_text_and_the_text_is_the_tokens(model):
     first = sample_tokens(model, PRIME, 40, seed=9)
     np.testing.assert_array_equal(sample_tokens(model, PRIME, 40, seed=9), first)
     assert not np.array_equal(sample_tokens(model, PRIME, 40, seed=10), first)
-    stream = io.StringIO()
-    text = sample_text(model, vocab, vocab.decode(PRIME), 40, seed=9, stream=stream)
-    assert text == stream.getvalue() == vocab.decode(first)
-    assert sample_text(model, vocab, "a", 0) == ""
+    text = sample_text(model, vocab.decode(PRIME), 40, vocab=vocab, seed=9)
+    assert text == vocab.decode(first)
+    assert sample_text(model, "a", 0, vocab=vocab) == ""
+
+
+@pytest.mark.parametrize("options", [{}, {"temperature": 0}, {"top_k": 3}, {"top_p": 0.7, "temperature": 1.5}])
+def test_streaming_gives_the_text_of_one_call(model, options):
+    """Each character is drawn by its own native call, continuing the state and the random stream."""
+    vocab = data.Vocabulary("abcdefg")
+    for seed in (0, 1, 2**63 + 5):
+        pieces = list(stream_text(model, "bed", 60, vocab=vocab, seed=seed, **options))
+        assert all(len(p) == 1 for p in pieces) and len(pieces) == 60
+        assert "".join(pieces) == sample_text(model, "bed", 60, vocab=vocab, seed=seed, **options)
+    assert list(stream_text(model, "bed", 0, vocab=vocab)) == []
+
+
+def test_stream_checks_its_arguments_when_called(model):
+    vocab = data.Vocabulary("abcdefg")
+    with pytest.raises(ValueError, match=r"length is -1; expected an integer >= 0"):
+        stream_text(model, "a", -1, vocab=vocab)
+    with pytest.raises(ValueError, match=r"top_p is 1.5; expected a number in \(0, 1\]"):
+        stream_text(model, "a", 5, vocab=vocab, top_p=1.5)
+    with pytest.raises(ValueError, match="prime is empty"):
+        stream_text(model, "", 5, vocab=vocab)
+
+
+def test_several_samples_are_rows_of_one_batch(model):
+    vocab = data.Vocabulary("abcdefg")
+    texts = sample_texts(model, "bed", 25, num_samples=4, vocab=vocab, seed=3)
+    tokens = model.generate(vocab.encode("bed"), 25, num_samples=4, seed=3)
+    assert texts == [vocab.decode(row) for row in tokens]
+    assert len(set(texts)) > 1
+
+
+def test_the_vocabulary_comes_from_the_file(tmp_path, model):
+    vocab = data.Vocabulary("abcdefg")
+    model.save(tmp_path / "m.safetensors", metadata={"vocabulary": vocab.to_json()})
+    loaded = elman.load(tmp_path / "m.safetensors")
+    assert vocabulary_of(loaded).chars == "abcdefg"
+    assert sample_text(loaded, "bed", 30, seed=4) == sample_text(model, "bed", 30, vocab=vocab, seed=4)
+    with pytest.raises(ValueError, match="model has no 'vocabulary' in its metadata; expected a model written by"):
+        sample_text(model, "bed", 3)
+    small = elman.RNN(3, 4, 3)
+    small.metadata["vocabulary"] = vocab.to_json()
+    with pytest.raises(ValueError, match="vocab has 7 characters but the model has input_size 3"):
+        vocabulary_of(small)
+    small.metadata["vocabulary"] = "[1, 2]"
+    with pytest.raises(ValueError, match="model holds a damaged vocabulary in its metadata"):
+        vocabulary_of(small)
 
 
 def test_the_state_before_the_prime(model):
@@ -82,6 +125,6 @@ def test_models_and_vocabularies_that_do_not_fit():
     with pytest.raises(TypeError, match="model is of type dict; expected an elman.RNN"):
         sample_tokens({}, PRIME, 5)
     with pytest.raises(ValueError, match="vocab has 3 characters but the model has input_size 7"):
-        sample_text(elman.RNN(7, 4, 7), data.Vocabulary("abc"), "a", 5)
+        sample_text(elman.RNN(7, 4, 7), "a", 5, vocab=data.Vocabulary("abc"))
     with pytest.raises(ValueError, match="prime holds characters the vocabulary does not have: 'z'"):
-        sample_text(elman.RNN(3, 4, 3), data.Vocabulary("abc"), "az", 5)
+        sample_text(elman.RNN(3, 4, 3), "az", 5, vocab=data.Vocabulary("abc"))

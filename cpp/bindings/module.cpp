@@ -55,7 +55,7 @@ Index to_index(const py::handle& value, const std::string& name) {
   return static_cast<Index>(v);
 }
 
-std::uint64_t to_seed(const py::handle& value, const std::string& name) {
+std::uint64_t to_uint64(const py::handle& value, const std::string& name) {
   const unsigned long long v = PyLong_AsUnsignedLongLong(index_of(value, name).ptr());
   if (PyErr_Occurred()) {
     PyErr_Clear();
@@ -116,7 +116,7 @@ ModelArgs model_args(const py::object& input_size, const py::object& hidden_size
   c.dropout = to_real(dropout, "dropout");
   a.batch_first = to_flag(batch_first, "batch_first");
   c.init = elman::parse_init(to_str(init, "init"));
-  c.seed = to_seed(seed, "seed");
+  c.seed = to_uint64(seed, "seed");
   c.validate();
   return a;
 }
@@ -450,7 +450,7 @@ class PyModel {
   // Returns the tokens (num_samples, length) and the state that gave the last draw (L, N, H).
   py::tuple generate(const py::object& prime_in, const py::object& length, const py::object& temperature,
                      const py::object& top_k, const py::object& top_p, const py::object& num_samples,
-                     const py::object& h0_in, const py::object& seed) {
+                     const py::object& h0_in, const py::object& seed, const py::object& first_draw) {
     const elman::Config& c = model_.config();
     const py::array prime = as_array(prime_in, "prime");
     if (!is_integer(prime) && prime.size() > 0) wrong_dtype("prime", prime, "integer tokens");
@@ -460,7 +460,8 @@ class PyModel {
     sampling.temperature = to_real(temperature, "temperature");
     if (!top_k.is_none()) sampling.top_k = to_index(top_k, "top_k");
     if (!top_p.is_none()) sampling.top_p = to_real(top_p, "top_p");
-    sampling.seed = to_seed(seed, "seed");
+    sampling.seed = to_uint64(seed, "seed");
+    sampling.first_draw = to_uint64(first_draw, "first_draw");
     const Index N = to_index(num_samples, "num_samples"), T = to_index(length, "length");
     const Index L = c.num_layers * c.directions(), H = c.hidden_size;
     std::optional<CArray<S>> h0;
@@ -541,7 +542,7 @@ elman::Rng::State to_rng_state(const py::handle& value) {
   if (!py::isinstance<py::sequence>(value) || PyUnicode_Check(value.ptr()) || py::len(value) != 4)
     throw py::value_error("state is " + repr_of(value) + "; expected " + expected);
   elman::Rng::State s;
-  for (std::size_t i = 0; i < 4; ++i) s[i] = to_seed(py::reinterpret_borrow<py::sequence>(value)[i], "state[" + std::to_string(i) + "]");
+  for (std::size_t i = 0; i < 4; ++i) s[i] = to_uint64(py::reinterpret_borrow<py::sequence>(value)[i], "state[" + std::to_string(i) + "]");
   return s;
 }
 
@@ -581,7 +582,8 @@ void bind_model(py::module_& m, const char* name) {
       .def("update", &M::update, py::arg("opt"), py::arg("grads"))
       .def("step", &M::step, py::arg("x_t"), py::arg("h") = py::none())
       .def("generate", &M::generate, py::arg("prime"), py::arg("length"), py::arg("temperature"), py::arg("top_k"),
-           py::arg("top_p"), py::arg("num_samples"), py::arg("h0"), py::arg("seed"));
+           py::arg("top_p"), py::arg("num_samples"), py::arg("h0"), py::arg("seed"),
+           py::arg("first_draw") = 0);
 }
 
 elman::OptimizerConfig optimizer_config(const py::object& kind, const py::object& lr, const py::object& momentum,

@@ -110,6 +110,7 @@ class _Model:
         num_samples: object,
         h0: object,
         seed: object,
+        first_draw: object = 0,
     ) -> tuple[NDArray[np.int64], NDArray[np.floating[Any]]]: ...
 
 # kind: "sgd", "adagrad", "rmsprop" or "adam"; size: the model's num_params. first and second are

@@ -19,7 +19,7 @@ from ._core import NonFiniteError
 from .forecasting import one_step_forecast
 from .model import RNN, load
 from .plots import plot_forecast, plot_training
-from .sampling import sample_text
+from .sampling import sample_text, sample_texts, stream_text, vocabulary_of
 from .train import Cosine, Trainer
 
 OPTIMIZERS: dict[str, Callable[..., optim.Optimizer]] = {
@@ -220,7 +220,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"wrote {args.plot}")
     print("sample:")
     prime = default_prime(vocab)
-    print(prime + sample_text(model, vocab, prime, 400, temperature=0.8, seed=args.seed))
+    print(prime + sample_text(model, prime, 400, vocab=vocab, temperature=0.8, seed=args.seed))
     return 0
 
 
@@ -237,24 +237,16 @@ def load_language_model(path: str) -> tuple[RNN, data.Vocabulary]:
     if not os.path.isfile(path):
         raise CommandError(f"MODEL {path!r} does not exist; expected a file written by `elman train`")
     model = load(path)
-    if "vocabulary" not in model.metadata:
-        raise CommandError(
-            f"MODEL {path!r} has no vocabulary in its metadata; expected a file written by `elman train`"
-        )
     try:
-        vocab = data.Vocabulary.from_json(model.metadata["vocabulary"])
-    except (TypeError, ValueError) as e:
-        raise CommandError(f"MODEL {path!r} holds a damaged vocabulary ({e})") from None
-    if not vocab.size == model.input_size == model.output_size:
-        raise CommandError(
-            f"MODEL {path!r} has a vocabulary of {vocab.size} characters but input_size {model.input_size} and "
-            f"output_size {model.output_size}; expected both {vocab.size}, as `elman train` writes them"
-        )
+        vocab = vocabulary_of(model)
+    except ValueError as e:
+        raise CommandError(f"MODEL {path!r}: {e}") from None
     return model, vocab
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    """`elman sample`: the prime, then the characters the model draws, as they come."""
+    """`elman sample`: the prime, then the characters the model draws, as they come; several samples
+    are drawn as one batch and printed one after another, separated by a blank line."""
     model, vocab = load_language_model(args.model)
     prime = default_prime(vocab) if args.prime is None else args.prime
     if not prime:
@@ -262,18 +254,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
     unknown = sorted(set(prime) - set(vocab.chars))
     if unknown:
         raise CommandError(f"--prime holds characters the model never saw: {''.join(unknown)!r}")
-    sys.stdout.write(prime)
-    sample_text(
-        model,
-        vocab,
-        prime,
-        args.length,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        seed=args.seed,
-        stream=sys.stdout,
-    )
-    sys.stdout.write("\n")
+    options = {"vocab": vocab, "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
+    if args.num_samples == 1:
+        sys.stdout.write(prime)
+        for ch in stream_text(model, prime, args.length, seed=args.seed, **options):
+            sys.stdout.write(ch)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        return 0
+    texts = sample_texts(model, prime, args.length, num_samples=args.num_samples, seed=args.seed, **options)
+    sys.stdout.write("\n\n".join(prime + text for text in texts) + "\n")
     return 0
 
 
@@ -379,6 +369,7 @@ _positive_float = _number(float, "a number", lambda v: v > 0 and math.isfinite(v
 _non_negative_float = _number(float, "a number", lambda v: v >= 0 and math.isfinite(v), "a finite number >= 0")
 _fraction = _number(float, "a number", lambda v: 0 < v < 1, "a fraction in (0, 1)")
 _unit_interval = _number(float, "a number", lambda v: 0 <= v < 1, "in [0, 1)")
+_probability = _number(float, "a number", lambda v: 0 < v <= 1, "a probability in (0, 1]")
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -445,6 +436,12 @@ def parser() -> argparse.ArgumentParser:
         help="softmax temperature; 0 takes the likeliest character",
     )
     s.add_argument("--top-k", type=_positive_int, help="sample only from the k likeliest (default: from all)")
+    s.add_argument(
+        "--top-p",
+        type=_probability,
+        help="then only from the smallest set of likeliest characters whose probability reaches p (default: 1)",
+    )
+    s.add_argument("--num-samples", type=_positive_int, default=1, help="samples to draw, as one batch")
     s.add_argument("--seed", type=_seed, help="the same seed gives the same text (default: a fresh one each run)")
     s.set_defaults(run=cmd_sample)
 

@@ -233,7 +233,7 @@ def checksum(metadata: Mapping[str, str], tensors: Mapping[str, np.ndarray]) -> 
         array = _little_endian(tensors[name])
         dims = ",".join(map(str, array.shape))
         crc = crc32c.crc32c(f"{name}\0{_CODES[array.dtype]}\0{dims}\0".encode(), crc)
-        crc = crc32c.crc32c(array.reshape(-1).view(np.uint8), crc)
+        crc = crc32c.crc32c(array.reshape(-1).view(np.uint8).data, crc)
     return f"{CHECKSUM_PREFIX}{crc:08x}"
 
 

@@ -225,6 +225,7 @@ class RNN:
         h0: Any = None,
         seed: int | None = None,
         return_state: bool = False,
+        first_draw: int = 0,
     ) -> Any:
         """Tokens that follow prime, drawn by the native loop: int64 (num_samples, length).
 
@@ -236,11 +237,13 @@ class RNN:
 
         With return_state=True, returns (tokens, h): h (L, num_samples, H) is the state that gave the
         last token's distribution, so generate(tokens[0, -1:], n, h0=h[:, 0]) continues one sample.
+        Draw i of a call uses the seed's random number first_draw + i: continuing with the same seed and
+        first_draw=length draws exactly what one longer call would have.
         """
         if not isinstance(return_state, bool):
             raise TypeError(f"return_state is {return_state!r}; expected True or False")
         seed = secrets.randbits(63) if seed is None else seed
-        tokens, h = self._core.generate(prime, length, temperature, top_k, top_p, num_samples, h0, seed)
+        tokens, h = self._core.generate(prime, length, temperature, top_k, top_p, num_samples, h0, seed, first_draw)
         return (tokens, h) if return_state else tokens
 
     def train_step(

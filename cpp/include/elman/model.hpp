@@ -143,7 +143,8 @@ class Model {
 
   // For token models (input_size == output_size, unidirectional): feeds the P tokens of prime to N
   // sequences that start from h0 ((L, N, H), or null for zeros), then draws `length` tokens for each
-  // into out (N, length), every token fed back. Draw i of sequence b uses counter_uniform(seed, b, i).
+  // into out (N, length), every token fed back. Draw i of sequence b uses counter_uniform(seed, b,
+  // first_draw + i), so a call with first_draw = n continues one that drew n tokens, draw for draw.
   // h_n (L, N, H), if not null, receives the state that gave the last draw's distribution (the prime's
   // last state if length is 0): generating from [the last token] and h_n continues the sequence.
   void generate(const std::int64_t* prime, Index P, Index length, Index N, const Sampling& sampling, const S* h0,
@@ -183,7 +184,7 @@ class Model {
     for (Index i = 0; i < length; ++i) {
       for (Index b = 0; b < N; ++b)
         out[b * length + i] = sample_logits(ws_.y.data() + b * V, V, sampling,
-                                            counter_uniform(sampling.seed, b, i), ws_.sampling);
+                                            counter_uniform(sampling.seed, b, sampling.first_draw + i), ws_.sampling);
       if (i + 1 == length) break;
       feed([&](Index b) { return out[b * length + i]; });
     }

@@ -22,6 +22,7 @@ struct Sampling {
   std::optional<Index> top_k;    // >= 1, or all classes
   std::optional<double> top_p;   // in (0, 1], or all classes
   std::uint64_t seed = 0;
+  std::uint64_t first_draw = 0;  // the counter of a sequence's first draw: > 0 continues an earlier call
 
   void validate() const {
     if (!(std::isfinite(temperature) && temperature >= 0.0))
