@@ -32,3 +32,27 @@ awk '{ loss[NR] = $4 }
      END { ok = NR >= 2 && loss[NR] < loss[1] / 2
            printf "cpp_package: sine_wave loss %s -> %s: %s\n", loss[1], loss[NR], ok ? "fell" : "did not fall"
            exit !ok }' "$work/loss.txt"
+
+# A model trained by `elman train` (Python), used from the outside project: generate.cpp must print
+# exactly what `elman sample` prints for the same arguments, and the file it writes back with
+# save_model must load in Python with identical weights and metadata. Skipped without Python's elman.
+if ! python -c "import elman" 2>/dev/null; then
+  echo "cpp_package: generate skipped: this python cannot import elman"
+  exit 0
+fi
+elman train --out "$work/char.safetensors" --steps 40 --hidden 48 --seq-len 32 --batch 8 --val-every 40 --no-progress \
+  > "$work/train.txt"
+args=(--prime "The " --length 300 --temperature 0.9 --top-k 20 --top-p 0.95 --seed 7)
+elman sample "$work/char.safetensors" "${args[@]}" > "$work/python.txt"
+"$work/examples/generate" "$work/char.safetensors" "${args[@]}" --save "$work/from_cpp.safetensors" > "$work/cpp.txt"
+cmp "$work/python.txt" "$work/cpp.txt" ||
+  { echo "cpp_package: generate and elman sample differ:" >&2; diff "$work/python.txt" "$work/cpp.txt" >&2; exit 1; }
+python - "$work/char.safetensors" "$work/from_cpp.safetensors" <<'PY'
+import sys
+import numpy as np
+import elman
+a, b = (elman.load(p) for p in sys.argv[1:])
+assert a.config == b.config and a.metadata == b.metadata, (a.config, b.config)
+assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+PY
+echo "cpp_package: generate printed what elman sample printed ($(wc -c < "$work/cpp.txt") bytes), and its save_model file loads in Python identical"
