@@ -149,7 +149,7 @@ def run(name: str, make, seed: int) -> dict:
         "fit_s": fit_seconds,
         "strategy": f.strategy,
         "window": f.window_,
-        "differenced": bool(f.differenced_[0]),
+        "lag": int(f.lags_[0]),
         "steps": f.steps_,
     }
 
@@ -178,7 +178,7 @@ def main() -> None:
     print("coverage of the 80% intervals, each series: " + ", ".join(f"{r['coverage']:.1%}" for r in rows))
     for r in rows:
         print(
-            f"  {r['series']}: strategy {r['strategy']}, window {r['window']}, differenced {r['differenced']}, "
+            f"  {r['series']}: strategy {r['strategy']}, window {r['window']}, lag {r['lag']}, "
             f"{r['steps']} steps, fit {r['fit_s']:.1f} s"
         )
 

@@ -2,16 +2,18 @@
 
 How a series becomes training data (every transformation fitted on the series given to `fit`):
 
-1. Each target column is modelled as its changes z_t = y_t - y_(t-1) when it trends (a linear trend
-   explaining at least TREND_R2 of its variance, or `difference=True`), else as its levels z_t = y_t;
-   the first row is dropped either way, so every column has the same M = N - 1 rows.
+1. Each target column is modelled as its changes over a season z_t = y_t - y_(t-m) when its season
+   is strong (seasonal naive's in-sample error below SEASONAL_RATIO of persistence's), else as its
+   changes z_t = y_t - y_(t-1) when it trends (a straight line explaining at least TREND_R2 of its
+   variance), else as its levels z_t = y_t (`difference` chooses: "auto", "seasonal", True, False).
+   The first rows (the largest lag, at least one) are dropped, so every column has the same rows.
 2. z and the covariates X are standardized with the fitted series' statistics (data.Normalizer).
 3. The input at row i is z_i and the covariates of the times the outputs forecast (known in advance):
    those of the next time for "recursive", of the next `horizon` times for "direct".
 4. The output at row i forecasts what follows it, so every step of a window is a training position:
    - "recursive": z_(i+1) (one step), fed back `horizon` times when forecasting;
-   - "direct": for j = 1..horizon at once, z_(i+j) for levels and z_(i+1) + ... + z_(i+j) (the change
-     since the last value) for changes.
+   - "direct": for j = 1..horizon at once, z_(i+j), or for changes over one step z_(i+1) + ... +
+     z_(i+j) (the change since the last value).
    likelihood "gaussian" adds a log-variance to every output: the head gives the means, then the
    log-variances, trained with the core's loss "gaussian_nll".
 5. Windows of `window` rows, shuffled into batches (data.Loader), train the network (Trainer, Adam,
@@ -50,6 +52,7 @@ from .train import Cosine, Trainer
 FORMAT = 1
 METADATA_KEY = "forecaster"  # the model file's metadata entry holding the Forecaster's state (JSON)
 TREND_R2 = 0.5  # difference="auto" models changes when a straight line explains this much of a column
+SEASONAL_RATIO = 0.75  # ... and changes over a season when seasonal naive errs this much less than persistence
 STRATEGIES = ("direct", "recursive")
 VALIDATE_EVERY = 25  # training steps between validations
 PATIENCE = 10  # validations without a better one before training stops
@@ -215,6 +218,21 @@ def _trending(values: np.ndarray) -> np.ndarray:
     return np.where(total > 0, explained >= TREND_R2 * np.maximum(total, 1e-300), False)
 
 
+def _lags(values: np.ndarray, season: int, difference: str | bool) -> np.ndarray:
+    """(k,) the lag each column is differenced at: 0 (levels), 1 (changes) or season (seasonal changes)."""
+    k = values.shape[1]
+    if difference is True or difference is False:
+        return np.full(k, int(difference))
+    if difference == "seasonal":
+        return np.full(k, season)
+    seasonal = np.zeros(k, dtype=bool)
+    if season > 1 and len(values) > 2 * season:
+        seasonal_naive = np.abs(values[season:] - values[:-season]).mean(axis=0)
+        persistence = np.abs(np.diff(values, axis=0)).mean(axis=0)
+        seasonal = seasonal_naive < SEASONAL_RATIO * persistence
+    return np.where(seasonal, season, _trending(values).astype(int))
+
+
 # --------------------------------------------------------------------------------------- results
 
 
@@ -325,9 +343,9 @@ class Forecaster:
         self.likelihood = likelihood
         self.seed = secrets.randbits(32) if seed is None else check.integer("seed", seed, 0)
         self.strategy = check.choice("strategy", strategy, STRATEGIES)
-        if not (difference == "auto" or isinstance(difference, (bool, np.bool_))):
-            raise ValueError(f"difference is {difference!r}; expected 'auto', True or False")
-        self.difference = difference if difference == "auto" else bool(difference)
+        if not (difference in ("auto", "seasonal") or isinstance(difference, (bool, np.bool_))):
+            raise ValueError(f"difference is {difference!r}; expected 'auto', 'seasonal', True or False")
+        self.difference = difference if isinstance(difference, str) else bool(difference)
         self.season = None if season is None else check.integer("season", season, 1)
         if fill is not None:
             check.choice("fill", fill, ("interpolate", "ffill"))
@@ -365,10 +383,10 @@ class Forecaster:
         """How many future times a row's output covers (and whose covariates its input holds)."""
         return self.horizon if self.strategy == "direct" else 1
 
-    def min_length(self, window: int | None = None) -> int:
-        """The fewest values a series needs: window + horizon + 1 to fit (one row is dropped, and one
-        window needs its targets); a history to forecast from needs window + 1."""
-        return (window or self.window_ or 0) + self.horizon + 1
+    def min_length(self) -> int:
+        """The fewest values fit needs: window + horizon + the rows differencing drops (the season
+        for seasonal changes, else 1); a history to forecast from needs window + those rows."""
+        return self.window_ + self.horizon + self.drop_
 
     # -------------------------------------------------------------------------------------- fit
 
@@ -380,19 +398,20 @@ class Forecaster:
         N, k = values.shape
         covariates = None if X is None else self._covariates("X", X, N)
         self.season_ = self.season or _season_of(target.index) or _detect_season(values)
+        if self.season_ >= N // 2:
+            self.season_ = 1
+        self.lags_ = _lags(values, self.season_, self.difference)
+        self.drop_ = max(1, int(self.lags_.max()))
         self.window_ = self.window or self._default_window(N)
         if N < self.min_length():
             raise ValueError(
-                f"y has {N} values; expected at least window + horizon + 1 = {self.min_length()} (window "
-                f"{self.window_}, horizon {self.horizon}); pass a smaller window or a longer series"
+                f"y has {N} values; expected at least window + horizon + {self.drop_} = {self.min_length()} (window "
+                f"{self.window_}, horizon {self.horizon}, {self.drop_} dropped by differencing); pass a smaller "
+                "window or a longer series"
             )
         self.targets_, self.covariates_ = k, 0 if covariates is None else covariates.shape[1]
         self.kind_, self.one_column_, self.names_ = target.kind, target.one_column, target.names
         self.index_ = target.index
-        if self.difference == "auto":
-            self.differenced_ = _trending(values)
-        else:
-            self.differenced_ = np.full(k, self.difference)
         self.scale_ = _naive_scale(values, self.season_)
         self.fitted_length_ = N
 
@@ -411,7 +430,7 @@ class Forecaster:
 
     def _default_window(self, N: int) -> int:
         wanted = max(3 * self.season_, self.horizon, 24)
-        room = (N - 1 - self.horizon) // 2  # at least half the rows start a window
+        room = (N - self.drop_ - self.horizon) // 2  # at least half the rows start a window
         return max(1, min(wanted, room))
 
     def _covariates(self, name: str, X: Any, rows: int) -> np.ndarray:
@@ -425,8 +444,20 @@ class Forecaster:
         return table.values
 
     def _transform(self, values: np.ndarray) -> np.ndarray:
-        """(N, k) values -> (N - 1, k) changes or levels per column, unscaled."""
-        return np.where(self.differenced_, np.diff(values, axis=0), values[1:])
+        """(N, k) values -> (N - drop, k) levels or changes over each column's lag, unscaled."""
+        n, d = len(values), self.drop_
+        behind = np.stack([values[d - lag : n - lag, j] if lag else np.zeros(n - d) for j, lag in enumerate(self.lags_)], 1)
+        return values[d:] - behind
+
+    def _levels(self, z: np.ndarray, before: np.ndarray) -> np.ndarray:
+        """Forecast z (B, H, k) in z's units back to values, given the last `drop` values (B, drop, k)
+        of each history: y_(n+j) = z_j + y_(n+j-lag)."""
+        d = self.drop_
+        out = np.concatenate([before, np.zeros_like(z)], axis=1)
+        for j in range(z.shape[1]):
+            behind = np.stack([out[:, d + j - lag, c] if lag else np.zeros(len(z)) for c, lag in enumerate(self.lags_)], 1)
+            out[:, d + j] = z[:, j] + behind
+        return out[:, d:]
 
     def _rows(self, values: np.ndarray, covariates: np.ndarray | None) -> np.ndarray:
         """The network's inputs (rows, I) for a history of values (N, k) and covariates (N + extra, c):
@@ -434,7 +465,7 @@ class Forecaster:
         u = self.z_scaler_.transform(self._transform(values))
         if covariates is None:
             return u
-        c = self.x_scaler_.transform(covariates[1:])  # row j: the time of z_j
+        c = self.x_scaler_.transform(covariates[self.drop_ :])  # row j: the time of z_j
         rows = min(len(u), len(c) - self._per_row)
         # covariates of times i+1..i+per_row for row i: c[i+1 .. i+per_row]
         future = np.stack([c[1 + j : 1 + j + rows] for j in range(self._per_row)], axis=1).reshape(rows, -1)
@@ -445,7 +476,7 @@ class Forecaster:
         rows = len(u) - self._per_row
         ahead = np.stack([u[1 + j : 1 + j + rows] for j in range(self._per_row)], axis=1)  # (rows, per_row, k)
         if self.strategy == "direct":
-            ahead = np.where(self.differenced_, np.cumsum(ahead, axis=1), ahead)
+            ahead = np.where(self.lags_ == 1, np.cumsum(ahead, axis=1), ahead)
         return ahead.reshape(rows, -1)
 
     def _train(
@@ -507,7 +538,7 @@ class Forecaster:
 
     def _keep_tail(self, values: np.ndarray, covariates: np.ndarray | None) -> None:
         """The end of the fitted series (what predict() without y forecasts from), kept in files too."""
-        keep = self.window_ + 1
+        keep = self.window_ + self.drop_
         self.tail_ = values[-keep:].copy()
         self.tail_covariates_ = None if covariates is None else covariates[-keep:].copy()
 
@@ -523,9 +554,10 @@ class Forecaster:
             values = table.values
             if values.shape[1] != self.targets_:
                 raise ValueError(f"y has {values.shape[1]} columns; expected {self.targets_}, as in fit")
-            if len(values) < self.window_ + 1:
+            if len(values) < self.window_ + self.drop_:
                 raise ValueError(
-                    f"y has {len(values)} values; expected at least window + 1 = {self.window_ + 1} to forecast from"
+                    f"y has {len(values)} values; expected at least window + {self.drop_} = "
+                    f"{self.window_ + self.drop_} to forecast from"
                 )
             past = None
             if self.covariates_:
@@ -563,7 +595,8 @@ class Forecaster:
         model = self._needs_fit()
         W, H, k = self.window_, self.horizon, self.targets_
         x = np.stack([self._rows(v, c)[-W:] for v, c in histories], axis=1)  # (W, B, I)
-        last = np.stack([v[-1] for v, _ in histories])  # (B, k)
+        before = np.stack([v[-self.drop_ :] for v, _ in histories])  # (B, drop, k)
+        last = before[:, -1]
         y, h_n = model.forward(x.astype(model.dtype))
         out = y[-1].astype(np.float64)  # (B, O)
         std, mean = self.z_scaler_.std, self.z_scaler_.mean
@@ -571,7 +604,8 @@ class Forecaster:
         if self.strategy == "direct":
             mu = out[:, : H * k].reshape(B, H, k)
             steps = np.arange(1, H + 1)[None, :, None]
-            levels = np.where(self.differenced_, last[:, None, :] + mu * std + steps * mean, mu * std + mean)
+            cumulative = last[:, None, :] + mu * std + steps * mean
+            levels = np.where(self.lags_ == 1, cumulative, self._levels(mu * std + mean, before))
             spread = None
             if self.likelihood:
                 spread = np.exp(0.5 * out[:, H * k :].reshape(B, H, k)) * std
@@ -580,18 +614,18 @@ class Forecaster:
         future_c = None
         if self.covariates_:
             future_c = np.stack([self.x_scaler_.transform(c[-H:]) for _, c in histories], axis=1)  # (H, B, c)
-        levels = self._paths(out, h_n, last, future_c, None)
+        levels = self._paths(out, h_n, before, future_c, None)
         paths = None
         if samples:
             rng = np.random.default_rng([self.seed, 1])
-            paths = self._paths(out, h_n, last, future_c, (samples, rng))
+            paths = self._paths(out, h_n, before, future_c, (samples, rng))
         return levels, None, paths
 
     def _paths(
         self,
         out: np.ndarray,
         h_n: np.ndarray,
-        last: np.ndarray,
+        before: np.ndarray,
         future_c: np.ndarray | None,
         draw: tuple[int, np.random.Generator] | None,
     ) -> np.ndarray:
@@ -615,7 +649,7 @@ class Forecaster:
             y_t, h = model.step(x_t.astype(model.dtype), h)
             out = y_t.astype(np.float64)
         z = u * self.z_scaler_.std + self.z_scaler_.mean
-        levels = np.where(self.differenced_, np.repeat(last, S, axis=0)[:, None, :] + np.cumsum(z, axis=1), z)
+        levels = self._levels(z, np.repeat(before, S, axis=0))
         return levels.reshape(B, H, k) if draw is None else levels.reshape(B, S, H, k)
 
     def _bounds(
@@ -647,7 +681,7 @@ class Forecaster:
 
     def _cut(self, values: np.ndarray, covariates: np.ndarray | None, origin: int) -> tuple[np.ndarray, np.ndarray | None]:
         """The history before `origin` (and its covariates up to origin + horizon)."""
-        start = max(0, origin - self.window_ - 1)
+        start = max(0, origin - self.window_ - self.drop_)
         c = None if covariates is None else covariates[start : origin + self.horizon]
         return values[start:origin], c
 
@@ -715,10 +749,10 @@ class Forecaster:
         N = len(values)
         start = self.fitted_length_ if start is None else check.integer("start", start, 1)
         stride = check.integer("stride", stride, 1)
-        lowest = max(self.window_ + 1, self.season_)
+        lowest = max(self.window_ + self.drop_, self.season_)
         if start < lowest or start > N - self.horizon:
             raise ValueError(
-                f"start is {start}; expected an origin in [{lowest}, {N - self.horizon}] (at least window + 1 and the "
+                f"start is {start}; expected an origin in [{lowest}, {N - self.horizon}] (at least window + {self.drop_} and the "
                 f"season of history before it, and horizon {self.horizon} values after it in y's {N})"
             )
         origins = np.arange(start, N - self.horizon + 1, stride)
@@ -746,7 +780,7 @@ class Forecaster:
             "window": self.window_,
             "targets": self.targets_,
             "covariates": self.covariates_,
-            "differenced": self.differenced_.tolist(),
+            "lags": self.lags_.tolist(),
             "z_scaler": self.z_scaler_.to_dict(),
             "x_scaler": None if self.x_scaler_ is None else self.x_scaler_.to_dict(),
             "scale": self.scale_.tolist(),
@@ -775,7 +809,8 @@ class Forecaster:
             f = cls(**state["settings"])
             f.season_, f.window_ = int(state["season"]), int(state["window"])
             f.targets_, f.covariates_ = int(state["targets"]), int(state["covariates"])
-            f.differenced_ = np.array(state["differenced"], dtype=bool)
+            f.lags_ = np.array(state["lags"], dtype=np.int64)
+            f.drop_ = max(1, int(f.lags_.max()))
             f.z_scaler_ = Normalizer.from_dict(state["z_scaler"])
             f.x_scaler_ = None if state["x_scaler"] is None else Normalizer.from_dict(state["x_scaler"])
             f.scale_ = np.array(state["scale"], dtype=np.float64)
@@ -788,7 +823,7 @@ class Forecaster:
         except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
             raise ValueError(f"{os.fspath(path)!r} holds a damaged forecaster ({type(e).__name__}: {e})") from None
         expected_out = (f.horizon if f.strategy == "direct" else 1) * f.targets_ * (2 if f.likelihood else 1)
-        if model.output_size != expected_out or f.differenced_.shape != (f.targets_,):
+        if model.output_size != expected_out or f.lags_.shape != (f.targets_,):
             raise ValueError(f"{os.fspath(path)!r} holds a forecaster that does not fit its network")
         f.model = model
         return f
