@@ -138,10 +138,9 @@ def _index_info(name: str, index: Any) -> dict[str, Any]:
     """How a pandas index continues past its end, as JSON values."""
     pd = _pandas()
     if isinstance(index, pd.DatetimeIndex):
-        freq = index.freq or (pd.infer_freq(index) if len(index) >= 3 else None)
+        freq = index.freq or (pd.DatetimeIndex(index, freq="infer").freq if len(index) >= 3 else None)
         if freq is not None:
-            freq = pd.tseries.frequencies.to_offset(freq).freqstr
-            return {"kind": "datetime", "last": index[-1].isoformat(), "freq": freq, "name": index.name}
+            return {"kind": "datetime", "last": index[-1].isoformat(), "freq": freq.freqstr, "name": index.name}
         warnings.warn(
             f"{name}'s DatetimeIndex has no frequency pandas can infer (its dates are not evenly spaced); "
             "forecasts are indexed by position after its end (pass a series with index.freq set to get dates)",
@@ -415,8 +414,8 @@ class Forecaster:
         self.scale_ = _naive_scale(values, self.season_)
         self.fitted_length_ = N
 
-        hold = int(round(N * self.validation))
-        if N - hold < self.min_length() or hold < self.horizon + 1:
+        hold = max(int(round(N * self.validation)), 2 * self.horizon) if self.validation else 0
+        if N - hold < self.min_length():
             hold = 0  # too short to hold anything out: fixed steps, raw widths
         self.width_factor_ = np.ones(self.horizon)
         head = None if covariates is None else covariates[: N - hold]
