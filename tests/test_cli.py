@@ -111,7 +111,9 @@ def test_forecast(tmp_path, capsys):
     csv_path.write_text("month,value\n" + "".join(f"{d},{v:.6f}\n" for d, v in zip(dates, values)))
     out_csv, png, model = tmp_path / "f.csv", tmp_path / "f.png", tmp_path / "f.safetensors"
     common = ["forecast", csv_path, "--column", "value", "--horizon", "6", "--out", out_csv, "--model", model]
-    code, out, err = run(capsys, *common, "--steps", "200", "--hidden", "12", "--plot", png, "--backtest", "--no-progress")
+    code, out, err = run(
+        capsys, *common, "--steps", "200", "--hidden", "12", "--plot", png, "--backtest", "--no-progress"
+    )
     assert code == 0, err
     assert "seasonal_naive_rmse" in out and model.is_file()
     rows = out_csv.read_text().splitlines()

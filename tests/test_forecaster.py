@@ -187,7 +187,9 @@ def test_backtest_errors_and_baselines():
 
 def test_save_and_load_give_the_same_forecasts(tmp_path):
     index = pd.date_range("2001-01-01", periods=120, freq="MS")
-    X = pd.DataFrame({"x": np.random.default_rng(0).normal(size=130)}, index=pd.date_range("2001-01-01", periods=130, freq="MS"))
+    X = pd.DataFrame(
+        {"x": np.random.default_rng(0).normal(size=130)}, index=pd.date_range("2001-01-01", periods=130, freq="MS")
+    )
     y = pd.Series(seasonal(120), index=index, name="v")
     f = Forecaster(4, likelihood="gaussian", strategy="recursive", **FAST).fit(y, X.iloc[:120])
     path = tmp_path / "f.safetensors"

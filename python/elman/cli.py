@@ -4,8 +4,6 @@ plot a training history."""
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import math
 import os
@@ -361,8 +359,10 @@ def cmd_forecast(args: argparse.Namespace) -> int:
             print(f"backtest: fitted on {fitted} values, forecasts from {len(bt.origins)} origins after them")
             print(bt.table())
         forecaster.save(args.model)
-        print(f"trained on {len(y)} values of {args.column!r} ({forecaster.strategy}, window {forecaster.window_}, "
-              f"{forecaster.steps_} steps); wrote {args.model}")
+        print(
+            f"trained on {len(y)} values of {args.column!r} ({forecaster.strategy}, window {forecaster.window_}, "
+            f"{forecaster.steps_} steps); wrote {args.model}"
+        )
     forecast = forecaster.predict(y, X_future, X=X)
     table = forecast.to_frame("forecast")
     if interval:
@@ -374,8 +374,14 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         shown = y.iloc[-max(4 * args.horizon, 3 * forecaster.window_) :]
         band = (table["lower"].to_numpy(), table["upper"].to_numpy()) if interval else None
         title = f"{args.column}: {args.horizon} steps ahead" + (f", {interval:.0%} interval" if interval else "")
-        plot_forecast((shown.index, shown.to_numpy()), (forecast.index, forecast.to_numpy()), args.plot, band,
-                      title=title, label=args.column)
+        plot_forecast(
+            (shown.index, shown.to_numpy()),
+            (forecast.index, forecast.to_numpy()),
+            args.plot,
+            band,
+            title=title,
+            label=args.column,
+        )
         print(f"wrote {args.plot}")
     return 0
 

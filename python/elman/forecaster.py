@@ -67,6 +67,13 @@ def _pandas() -> Any:
     return sys.modules.get("pandas")
 
 
+def _pandas_needed() -> Any:
+    """pandas, imported if need be: a forecaster fitted on pandas data (then loaded) gives pandas results."""
+    import pandas
+
+    return pandas
+
+
 def _is_pandas(value: Any) -> bool:
     pd = _pandas()
     return pd is not None and isinstance(value, (pd.Series, pd.DataFrame))
@@ -165,9 +172,7 @@ def _index_info(name: str, index: Any) -> dict[str, Any]:
 
 def _future_index(info: dict[str, Any], n: int) -> Any:
     """The n index labels after the end of the index `info` describes."""
-    pd = _pandas()
-    if pd is None:
-        import pandas as pd  # a loaded forecaster fitted on pandas data gives pandas results
+    pd = _pandas_needed()
     if info["kind"] == "datetime":
         index = pd.date_range(pd.Timestamp(info["last"]), periods=n + 1, freq=info["freq"])[1:]
     elif info["kind"] == "period":
@@ -258,7 +263,11 @@ class Backtest:
     def errors(self) -> dict[str, np.ndarray]:
         """Per horizon step (horizon,) and then over all steps (the last entry): every metric."""
         out: dict[str, np.ndarray] = {}
-        for who, f in (("elman", self.forecast), ("seasonal_naive", self.seasonal_naive), ("persistence", self.persistence)):
+        for who, f in (
+            ("elman", self.forecast),
+            ("seasonal_naive", self.seasonal_naive),
+            ("persistence", self.persistence),
+        ):
             e = f - self.actual  # (n, H, k)
             mae = np.abs(e).mean(axis=(0, 2))
             rmse = np.sqrt((e**2).mean(axis=(0, 2)))
@@ -274,8 +283,7 @@ class Backtest:
     @property
     def frame(self) -> Any:
         """A pandas DataFrame: one row per horizon step (1..horizon) and "all", one column per metric."""
-        import pandas as pd  # pandas is asked for by name here, and only here
-
+        pd = _pandas_needed()
         horizon = self.forecast.shape[1]
         return pd.DataFrame(self.errors(), index=pd.Index([*map(str, range(1, horizon + 1)), "all"], name="step"))
 
@@ -364,13 +372,26 @@ class Forecaster:
     # --------------------------------------------------------------------------------- settings
 
     def _settings(self) -> dict[str, Any]:
-        keys = ("horizon", "window", "likelihood", "seed", "strategy", "difference", "season", "fill", "validation", "refit")
+        keys: tuple[str, ...] = (
+            "horizon",
+            "window",
+            "likelihood",
+            "seed",
+            "strategy",
+            "difference",
+            "season",
+            "fill",
+            "validation",
+            "refit",
+        )
         keys += ("hidden_size", "num_layers", "steps", "batch_size", "lr", "num_samples")
         return {k: getattr(self, k) for k in keys}
 
     def __repr__(self) -> str:
         fitted = "fitted" if self.model is not None else "not fitted"
-        return f"Forecaster(horizon={self.horizon}, strategy={self.strategy!r}, likelihood={self.likelihood!r}; {fitted})"
+        return (
+            f"Forecaster(horizon={self.horizon}, strategy={self.strategy!r}, likelihood={self.likelihood!r}; {fitted})"
+        )
 
     def _needs_fit(self) -> RNN:
         if self.model is None:
@@ -445,7 +466,9 @@ class Forecaster:
     def _transform(self, values: np.ndarray) -> np.ndarray:
         """(N, k) values -> (N - drop, k) levels or changes over each column's lag, unscaled."""
         n, d = len(values), self.drop_
-        behind = np.stack([values[d - lag : n - lag, j] if lag else np.zeros(n - d) for j, lag in enumerate(self.lags_)], 1)
+        behind = np.stack(
+            [values[d - lag : n - lag, j] if lag else np.zeros(n - d) for j, lag in enumerate(self.lags_)], 1
+        )
         return values[d:] - behind
 
     def _levels(self, z: np.ndarray, before: np.ndarray) -> np.ndarray:
@@ -454,7 +477,9 @@ class Forecaster:
         d = self.drop_
         out = np.concatenate([before, np.zeros_like(z)], axis=1)
         for j in range(z.shape[1]):
-            behind = np.stack([out[:, d + j - lag, c] if lag else np.zeros(len(z)) for c, lag in enumerate(self.lags_)], 1)
+            behind = np.stack(
+                [out[:, d + j - lag, c] if lag else np.zeros(len(z)) for c, lag in enumerate(self.lags_)], 1
+            )
             out[:, d + j] = z[:, j] + behind
         return out[:, d:]
 
@@ -462,7 +487,7 @@ class Forecaster:
         """The network's inputs (rows, I) for a history of values (N, k) and covariates (N + extra, c):
         row i holds scaled z_i and the scaled covariates of the next _per_row times, as far as known."""
         u = self.z_scaler_.transform(self._transform(values))
-        if covariates is None:
+        if covariates is None or self.x_scaler_ is None:
             return u
         c = self.x_scaler_.transform(covariates[self.drop_ :])  # row j: the time of z_j
         rows = min(len(u), len(c) - self._per_row)
@@ -510,11 +535,11 @@ class Forecaster:
             log_every=VALIDATE_EVERY,
             gradient_flow=False,
         )
-        best = {"score": math.inf, "step": steps or self.steps, "params": None}
+        best: dict[str, Any] = {"score": math.inf, "step": steps or self.steps, "params": None}
         if val is not None:
             series, series_covariates, first = val
             origins = np.arange(first, len(series) - self.horizon + 1)
-            histories = [self._cut(series, series_covariates, o) for o in origins]
+            histories = [self._cut(series, series_covariates, int(o)) for o in origins]
             actual = np.stack([series[o : o + self.horizon] for o in origins])
 
             def validate(t: Trainer, record: dict[str, Any]) -> None:
@@ -573,7 +598,8 @@ class Forecaster:
             return values, None, table
         if X_future is None:
             raise ValueError(
-                f"X_future is None; expected the {self.covariates_} covariates of the {self.horizon} times to forecast, "
+                f"X_future is None; expected the {self.covariates_} covariates of the {self.horizon} times to "
+                "forecast, "
                 f"({self.horizon}, {self.covariates_})"
             )
         future = _table("X_future", X_future, self.fill).values
@@ -599,6 +625,7 @@ class Forecaster:
         y, h_n = model.forward(x.astype(model.dtype))
         out = y[-1].astype(np.float64)  # (B, O)
         std, mean = self.z_scaler_.std, self.z_scaler_.mean
+        assert std is not None and mean is not None  # fitted
         B = len(histories)
         if self.strategy == "direct":
             mu = out[:, : H * k].reshape(B, H, k)
@@ -611,8 +638,10 @@ class Forecaster:
             return levels, spread, None
         # recursive: the mean path, and sample paths when asked
         future_c = None
-        if self.covariates_:
-            future_c = np.stack([self.x_scaler_.transform(c[-H:]) for _, c in histories], axis=1)  # (H, B, c)
+        if self.x_scaler_ is not None:
+            future_c = np.stack(
+                [self.x_scaler_.transform(c[-H:]) for _, c in histories if c is not None], axis=1
+            )  # (H, B, c)
         levels = self._paths(out, h_n, before, future_c, None)
         paths = None
         if samples:
@@ -667,7 +696,7 @@ class Forecaster:
         """Per horizon step, the factor that makes the 80% intervals of forecasts from every origin in
         values[start:] cover 80% of what followed (found on the standardized errors, then smoothed)."""
         origins = np.arange(max(start, self.window_ + 1), len(values) - self.horizon + 1)
-        histories = [self._cut(values, covariates, o) for o in origins]
+        histories = [self._cut(values, covariates, int(o)) for o in origins]
         levels, spread, paths = self._forecast(histories, samples=self.num_samples)
         actual = np.stack([values[o : o + self.horizon] for o in origins])
         self.width_factor_ = np.ones(self.horizon)
@@ -678,7 +707,9 @@ class Forecaster:
         # nearby steps share most of their errors: a running maximum keeps the widths growing with the step
         return np.maximum.accumulate(np.clip(factors, 0.5, 4.0))
 
-    def _cut(self, values: np.ndarray, covariates: np.ndarray | None, origin: int) -> tuple[np.ndarray, np.ndarray | None]:
+    def _cut(
+        self, values: np.ndarray, covariates: np.ndarray | None, origin: int
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """The history before `origin` (and its covariates up to origin + horizon)."""
         start = max(0, origin - self.window_ - self.drop_)
         c = None if covariates is None else covariates[start : origin + self.horizon]
@@ -692,9 +723,7 @@ class Forecaster:
             return a[:, 0] if one else a
         info = self.index_ if table is None else table.index
         assert info is not None
-        pd = _pandas()
-        if pd is None:
-            import pandas as pd  # a loaded forecaster fitted on pandas data gives pandas results
+        pd = _pandas_needed()
         index = _future_index(info, self.horizon)
         names = self.names_ if table is None else table.names
         if one:
@@ -751,11 +780,12 @@ class Forecaster:
         lowest = max(self.window_ + self.drop_, self.season_)
         if start < lowest or start > N - self.horizon:
             raise ValueError(
-                f"start is {start}; expected an origin in [{lowest}, {N - self.horizon}] (at least window + {self.drop_} and the "
+                f"start is {start}; expected an origin in [{lowest}, {N - self.horizon}] (at least window + "
+                f"{self.drop_} and the "
                 f"season of history before it, and horizon {self.horizon} values after it in y's {N})"
             )
         origins = np.arange(start, N - self.horizon + 1, stride)
-        histories = [self._cut(values, covariates, o) for o in origins]
+        histories = [self._cut(values, covariates, int(o)) for o in origins]
         levels, spread, paths = self._forecast(histories, samples=self.num_samples if self.likelihood else 0)
         lower = upper = None
         if self.likelihood:
@@ -800,7 +830,10 @@ class Forecaster:
         model = load(path)
         text = model.metadata.get(METADATA_KEY)
         if text is None:
-            raise ValueError(f"{os.fspath(path)!r} is an elman model file without a forecaster; expected one written by Forecaster.save")
+            raise ValueError(
+                f"{os.fspath(path)!r} is an elman model file without a forecaster; expected one "
+                "written by Forecaster.save"
+            )
         try:
             state = json.loads(text)
             if state["format"] > FORMAT:
