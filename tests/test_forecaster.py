@@ -148,6 +148,19 @@ def test_intervals_cover_about_their_coverage():
         assert (hi95 - lo95 > hi50 - lo50).all()
 
 
+@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+def test_intervals_follow_the_held_out_tail(strategy):
+    """Noise three times larger from t = 380 on: a network fitted on t < 400 learns the small noise, and
+    the widths fitted on the held-out tail (t >= 400) widen its intervals to cover about 80% after t = 500."""
+    rng = np.random.default_rng(5)
+    t = np.arange(700)
+    y = 10 + 2 * np.sin(2 * np.pi * t / 12) + np.where(t < 380, 0.4, 1.2) * rng.normal(size=t.size)
+    f = Forecaster(6, likelihood="gaussian", strategy=strategy, steps=300, hidden_size=16, seed=0).fit(y[:500])
+    bt = f.backtest(y, start=500, stride=2)
+    inside = (bt.actual >= bt.lower) & (bt.actual <= bt.upper)
+    assert 0.6 <= inside.mean() <= 0.95, inside.mean()
+
+
 def test_predict_interval_needs_gaussian():
     f = Forecaster(3, **FAST).fit(seasonal())
     with pytest.raises(ValueError, match="likelihood='gaussian'"):
