@@ -64,7 +64,7 @@ def real_elec_equip(seed: int) -> tuple[pd.Series, None, int, int]:
 
 def real_sunspots(seed: int) -> tuple[pd.Series, None, int, int]:
     d = sunspots.load_pandas().data
-    index = pd.PeriodIndex(d["YEAR"].astype(int), freq="Y")
+    index = pd.PeriodIndex(d["YEAR"].astype(int).astype(str), freq="Y")
     return pd.Series(d["SUNACTIVITY"].to_numpy(), index=index, name="sunspots"), None, 1, 10
 
 
