@@ -112,34 +112,36 @@ def test_resume_ends_bit_identical(tmp_path, corpus, capsys):
 
 
 def test_forecast(tmp_path, capsys):
-    t = np.arange(700)
-    values = np.sin(t * 0.13) + 0.3 * np.sin(t * 0.031)
+    """A CSV with a date column forecasts past its end with intervals; the model file then forecasts
+    the same data without training, to the same numbers."""
+    t = np.arange(150)
+    values = 10 + 0.2 * t + 3 * np.sin(2 * np.pi * t / 12) + 0.2 * np.random.default_rng(0).normal(size=t.size)
+    dates = [f"{2000 + i // 12}-{i % 12 + 1:02d}-01" for i in t]
     csv_path = tmp_path / "series.csv"
-    csv_path.write_text("time,value\n" + "".join(f"{i},{v:.6f}\n" for i, v in enumerate(values)))
-    out_csv, png = tmp_path / "f.csv", tmp_path / "f.png"
+    csv_path.write_text("month,value\n" + "".join(f"{d},{v:.6f}\n" for d, v in zip(dates, values)))
+    out_csv, png, model = tmp_path / "f.csv", tmp_path / "f.png", tmp_path / "f.safetensors"
+    common = ["forecast", csv_path, "--column", "value", "--horizon", "6", "--out", out_csv, "--model", model]
     code, out, err = run(
-        capsys,
-        "forecast",
-        csv_path,
-        "--column",
-        "value",
-        "--window",
-        "30",
-        "--steps",
-        "300",
-        "--out",
-        out_csv,
-        "--plot",
-        png,
-        "--no-progress",
+        capsys, *common, "--steps", "200", "--hidden", "12", "--plot", png, "--backtest", "--no-progress"
     )
     assert code == 0, err
-    line = next(l for l in out.splitlines() if l.startswith("test RMSE"))
-    rmse, baseline = float(line.split()[2]), float(line.split()[5])
-    assert rmse < baseline  # a smooth series: the model beats "tomorrow equals today"
+    assert "seasonal_naive_rmse" in out and model.is_file()
     rows = out_csv.read_text().splitlines()
-    assert rows[0] == "step,actual,forecast,persistence" and len(rows) == 1 + 140
+    assert rows[0] == "month,forecast,lower,upper" and len(rows) == 1 + 6
+    assert rows[1].startswith("2012-07-01") and rows[-1].startswith("2012-12-01")
+    first = [float(v) for v in rows[1].split(",")[1:]]
+    assert first[1] < first[0] < first[2] and first[0] > values.max() - 3
     assert png.read_bytes()[:4] == b"\x89PNG"
+    code, out, err = run(capsys, *common)
+    assert code == 0 and "without training" in out, err
+    assert out_csv.read_text().splitlines() == rows
+
+
+def test_forecast_covariates_need_future_rows(tmp_path, capsys):
+    csv_path = tmp_path / "x.csv"
+    csv_path.write_text("t,y,x\n" + "".join(f"{i},{i % 7},{i % 3}\n" for i in range(80)))
+    code, _, err = run(capsys, "forecast", csv_path, "--column", "y", "--covariates", "x", "--horizon", "4")
+    assert code == 2 and "CSV has 0 rows after the last value of 'y'; expected 4" in err
 
 
 @pytest.mark.parametrize(
@@ -164,9 +166,10 @@ def test_forecast(tmp_path, capsys):
         (["train", "--resume", "/no/such.ckpt"], "--resume '/no/such.ckpt' does not exist"),
         (["sample", "/no/model.safetensors"], "MODEL '/no/model.safetensors' does not exist"),
         (["sample", "{notes}"], "is not a readable safetensors file"),
-        (["forecast", "{csv}", "--column", "nope"], "'nope'"),
-        (["forecast", "{csv}", "--column", "name"], "name"),
-        (["forecast", "/no/data.csv", "--column", "x"], "/no/data.csv"),
+        (["forecast", "{csv}", "--column", "nope", "--horizon", "3"], "'nope'"),
+        (["forecast", "{csv}", "--column", "name", "--horizon", "3"], "name"),
+        (["forecast", "/no/data.csv", "--column", "x", "--horizon", "3"], "/no/data.csv"),
+        (["forecast", "{csv}", "--column", "x"], "the following arguments are required: --horizon"),
         (["plot", "{notes}"], "is not JSON"),
         (["frobnicate"], "invalid choice"),
     ],

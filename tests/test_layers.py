@@ -18,6 +18,7 @@ LAYERS = [
     {"optim", "interop"},
     {"data", "plots"},
     {"train", "sampling", "forecasting"},
+    {"forecaster"},
     {"cli"},
     {"__main__"},
 ]

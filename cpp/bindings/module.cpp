@@ -304,15 +304,20 @@ class PyModel {
     const Index T = in.batch.steps.steps, B = in.batch.steps.batch, O = model_.config().output_size;
     const py::array target = as_array(target_in, "target");
     Targets out;
-    const bool mse = loss == elman::Loss::MSE;
-    if (mse && !is_real(target)) wrong_dtype("target", target, "real numbers for loss 'mse'");
-    if (!mse && !is_integer(target)) wrong_dtype("target", target, "integer class indices for loss 'cross_entropy'");
-    const Shape expected = in.layout.caller(mse ? Shape{T, B, O} : Shape{T, B});
+    const bool values = loss != elman::Loss::CrossEntropy;
+    if (values && !is_real(target)) wrong_dtype("target", target, "real numbers for a loss of values");
+    if (!values && !is_integer(target))
+      wrong_dtype("target", target, "integer class indices for loss 'cross_entropy'");
+    const Index K = elman::target_width(loss, O);
+    const Shape expected = in.layout.caller(values ? Shape{T, B, K} : Shape{T, B});
     if (shape_of(target) != expected)
       throw py::value_error("target has shape " + shape_str(shape_of(target)) + "; expected " + shape_str(expected) +
-                            (mse ? ", like y" : " class indices"));
+                            (loss == elman::Loss::MSE            ? ", like y"
+                             : loss == elman::Loss::GaussianNLL ? ", half of y's last axis (y holds means, then "
+                                                                  "log-variances)"
+                                                                : " class indices"));
     const py::array core_target = in.layout.to_core(target);
-    if (mse) {
+    if (values) {
       out.values = contiguous<S>(core_target);
       out.target.values = out.values->data();
     } else {

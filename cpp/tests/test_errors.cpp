@@ -114,6 +114,16 @@ void batch() {
   CHECK_THROWS(train(dense(T, B, nullptr), mse, Loss::CrossEntropy), std::invalid_argument);
   values[0] = nan;
   CHECK_THROWS(train(dense(T, B, nullptr), mse, Loss::MSE), std::invalid_argument);
+  values[0] = 0.0;
+
+  // gaussian_nll: O = 2 outputs are a mean and a log-variance, so a target row holds one value
+  train(dense(T, B, nullptr), mse, Loss::GaussianNLL);
+  values[T * B - 1] = inf;
+  CHECK_THROWS(train(dense(T, B, nullptr), mse, Loss::GaussianNLL), std::invalid_argument);
+  values[T * B - 1] = 0.0;
+  CHECK_THROWS(train(dense(T, B, nullptr), ce, Loss::GaussianNLL), std::invalid_argument);
+  CHECK(elman::target_width(Loss::GaussianNLL, 4) == 2 && elman::target_width(Loss::MSE, 3) == 3);
+  CHECK_THROWS(elman::target_width(Loss::GaussianNLL, 3), std::invalid_argument);
 }
 
 void clip() {

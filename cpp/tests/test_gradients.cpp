@@ -67,7 +67,8 @@ Data make_data(const Case& k) {
   if (k.h0)
     for (Index i = 0; i < c.num_layers * c.directions() * k.batch * c.hidden_size; ++i)
       d.h0.push_back(rng.uniform(-0.5, 0.5));
-  for (Index i = 0; i < rows * c.output_size; ++i) d.values.push_back(rng.normal());
+  const Index width = k.loss == Loss::GaussianNLL ? elman::target_width(k.loss, c.output_size) : c.output_size;
+  for (Index i = 0; i < rows * width; ++i) d.values.push_back(rng.normal());
   return d;
 }
 
@@ -133,6 +134,13 @@ double reference_loss(const Case& k, const Data& d, const std::vector<double>& y
     const double* yr = &y[r * O];
     if (k.loss == Loss::MSE) {
       for (Index o = 0; o < O; ++o, ++count) total += (yr[o] - d.values[r * O + o]) * (yr[o] - d.values[r * O + o]);
+    } else if (k.loss == Loss::GaussianNLL) {
+      // the log density of N(mean, e^v) without its constant, negated: 0.5 v + (target - mean)^2 / (2 e^v)
+      const Index K = O / 2;
+      for (Index j = 0; j < K; ++j, ++count) {
+        const double residual = d.values[r * K + j] - yr[j], variance = std::exp(yr[K + j]);
+        total += 0.5 * std::log(variance) + residual * residual / (2.0 * variance);
+      }
     } else if (d.classes[r] != elman::ignore_index) {
       double sum = 0.0;
       for (Index o = 0; o < O; ++o) sum += std::exp(yr[o]);
@@ -211,11 +219,12 @@ void run(const Case& k) {
                                              ", worst at " + tensor_name(m.layout(), worst_at));
 }
 
-elman::Config config(Index input, Index layers, bool bidirectional, Nonlinearity f, double dropout = 0.0) {
+elman::Config config(Index input, Index layers, bool bidirectional, Nonlinearity f, double dropout = 0.0,
+                     Index output = 3) {
   elman::Config c;
   c.input_size = input;
   c.hidden_size = 4;
-  c.output_size = 3;
+  c.output_size = output;
   c.num_layers = layers;
   c.bidirectional = bidirectional;
   c.nonlinearity = f;
@@ -244,6 +253,10 @@ int main() {
        Reduction::Sum},
       {"3 layers, tanh, dropout 0.3, lengths, mse sum", config(3, 3, false, tanh, 0.3), 5, 3, {5, 3, 4}, false, false,
        Loss::MSE, Reduction::Sum},
+      {"2 layers, tanh, h0, lengths, gaussian nll mean", config(3, 2, false, tanh, 0.0, 4), 5, 3, {5, 2, 4}, false,
+       true, Loss::GaussianNLL, Reduction::Mean},
+      {"1 layer, bidirectional, relu, gaussian nll sum", config(3, 1, true, relu, 0.0, 6), 4, 2, {}, false, false,
+       Loss::GaussianNLL, Reduction::Sum},
   };
   for (const Case& k : cases) run(k);
   return check::report("gradients");

@@ -9,6 +9,7 @@ _load_core()  # elman._core: the build of the native module this CPU runs (see _
 from . import _core, data, optim  # noqa: E402
 from ._core import NonFiniteError  # noqa: E402
 from .clip import clip_grad_norm, clip_grad_value  # noqa: E402
+from .forecaster import Forecaster  # noqa: E402
 from .interop import export_onnx  # noqa: E402
 from .model import RNN, load  # noqa: E402
 from .params import ParamDict  # noqa: E402
@@ -37,6 +38,7 @@ _os.register_at_fork(after_in_child=lambda: _core.set_num_threads(1))
 
 __all__ = [
     "Cosine",
+    "Forecaster",
     "NonFiniteError",
     "RNN",
     "StepDecay",

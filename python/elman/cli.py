@@ -4,19 +4,18 @@ plot a training history."""
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import math
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__, data, files, optim
 from ._core import NonFiniteError
-from .forecasting import one_step_forecast
+from .forecaster import Forecaster
 from .model import RNN, load
 from .plots import plot_forecast, plot_training
 from .sampling import sample_text, sample_texts, stream_text, vocabulary_of
@@ -270,46 +269,109 @@ def cmd_sample(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------- forecast
 
 
-def cmd_forecast(args: argparse.Namespace) -> int:
-    """`elman forecast`: train on the first part of a column, forecast the rest one step ahead."""
-    writable("--out", args.out)
-    writable("--plot", args.plot)
+def read_forecast_csv(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(y, X, X_future) from CSV: the column --column (a pandas Series), the --covariates columns of
+    the same rows and of the --horizon rows after the last value (rows whose --column is empty), indexed
+    by the first column that holds dates, if any, with its frequency."""
     try:
-        series = data.read_csv_column(args.csv, args.column)
-    except (ValueError, FileNotFoundError) as e:
-        raise CommandError(str(e)) from None
-    needed = 2 * (args.window + 2)
-    if series.size < needed / args.test_fraction:
+        import pandas as pd
+    except ImportError:
+        raise CommandError("elman forecast reads CSV files with pandas: pip install pandas") from None
+    try:
+        frame = pd.read_csv(args.csv)
+    except FileNotFoundError:
+        raise CommandError(f"CSV {args.csv!r} does not exist; expected a CSV file with a header row") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise CommandError(f"CSV {args.csv!r} could not be read as CSV ({e})") from None
+    covariates = [c for c in (args.covariates or "").split(",") if c]
+    for name in [args.column, *covariates]:
+        if name not in frame.columns:
+            raise CommandError(f"CSV {args.csv!r} has no column {name!r}; expected one of {list(frame.columns)}")
+    for name in frame.columns:
+        if name in (args.column, *covariates) or frame[name].dtype.kind in "biuf":
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas warns when it guesses a date format
+            dates = pd.to_datetime(frame[name], errors="coerce")
+        if dates.notna().all():
+            frame.index = pd.DatetimeIndex(dates, name=name, freq="infer" if len(frame) >= 3 else None)
+            break
+    target = frame[args.column]
+    known = target.notna().to_numpy().nonzero()[0]
+    if len(known) == 0:
+        raise CommandError(f"CSV column {args.column!r} holds no values")
+    end = int(known[-1]) + 1
+    y = target.iloc[:end]
+    if not covariates:
+        return y, None, None
+    X = frame[covariates]
+    future = X.iloc[end : end + args.horizon]
+    if len(future) < args.horizon:
         raise CommandError(
-            f"CSV column {args.column!r} has {series.size} values; expected at least "
-            f"{math.ceil(needed / args.test_fraction)} for --window {args.window} and --test-fraction "
-            f"{args.test_fraction}"
+            f"--covariates {args.covariates} need their values for the {args.horizon} times forecast: CSV has "
+            f"{len(future)} rows after the last value of {args.column!r}; expected {args.horizon} (rows with "
+            f"{args.column!r} empty)"
         )
-    ts = data.TimeSeries(series, val_fraction=args.test_fraction)
-    train = data.Loader(ts.train_windows(args.window), batch_size=args.batch, seed=args.seed)
-    model = RNN(1, args.hidden, 1, seed=args.seed)
-    trainer = Trainer(
-        model,
-        optim.Adam(model, lr=args.lr),
-        clip_norm=1.0,
-        progress=args.progress,
-        schedule=Cosine(args.steps, args.lr / 10),
-    )
-    trainer.fit(train, args.steps)
+    return y, X.iloc[:end], future
 
-    result = one_step_forecast(model, series, ts.normalizer, ts.train.shape[0])
-    rmse, baseline = result.rmse, result.persistence_rmse
-    print(f"test RMSE {rmse:.4g} (elman) vs {baseline:.4g} (persistence) over {result.actual.size} steps")
-    columns = {"actual": result.actual, "forecast": result.forecast, "persistence": result.persistence}
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow(["step", *columns])
-    writer.writerows([result.start + i, *row] for i, row in enumerate(zip(*columns.values())))
-    files.atomic_write(args.out, text.getvalue().encode())
-    print(f"wrote {args.out}")
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    """`elman forecast`: forecast --horizon steps past the end of a CSV column, with intervals."""
+    for option in ("out", "plot"):
+        writable(f"--{option}", getattr(args, option))
+    y, X, X_future = read_forecast_csv(args)
+    interval = args.interval
+    if "model" in args.explicit and os.path.isfile(args.model):
+        forecaster = Forecaster.load(args.model)
+        if forecaster.horizon != args.horizon:
+            raise CommandError(
+                f"--horizon is {args.horizon} but --model {args.model!r} forecasts {forecaster.horizon} steps; "
+                f"give --horizon {forecaster.horizon}, or a new --model path to train one"
+            )
+        if forecaster.likelihood is None:
+            interval = None
+        print(f"loaded {args.model}: forecasting {len(y)} values of {args.column!r} without training")
+    else:
+        writable("--model", args.model)
+        forecaster = Forecaster(
+            args.horizon,
+            window=args.window,
+            likelihood="gaussian" if interval else None,
+            seed=args.seed,
+            steps=args.steps,
+            hidden_size=args.hidden,
+            progress=args.progress,
+        )
+        fitted = len(y) - round(0.2 * len(y)) if args.backtest else len(y)
+        forecaster.fit(y.iloc[:fitted], None if X is None else X.iloc[:fitted])
+        if args.backtest:
+            bt = forecaster.backtest(y, X, start=fitted)
+            print(f"backtest: fitted on {fitted} values, forecasts from {len(bt.origins)} origins after them")
+            print(bt.table())
+        forecaster.save(args.model)
+        print(
+            f"trained on {len(y)} values of {args.column!r} ({forecaster.strategy}, window {forecaster.window_}, "
+            f"{forecaster.steps_} steps); wrote {args.model}"
+        )
+    forecast = forecaster.predict(y, X_future, X=X)
+    table = forecast.to_frame("forecast")
+    if interval:
+        lower, upper = forecaster.predict_interval(y, X_future, coverage=interval, X=X)
+        table["lower"], table["upper"] = lower.to_numpy(), upper.to_numpy()
+    files.atomic_write(args.out, table.to_csv(index_label=y.index.name or "step").encode())
+    print(f"wrote {args.out}: {args.horizon} steps from {forecast.index[0]} to {forecast.index[-1]}")
     if args.plot:
-        title = f"{args.column}: RMSE {rmse:.3g} vs {baseline:.3g}"
-        plot_forecast(result.actual, result.forecast, result.persistence, args.plot, title=title)
+        shown = y.iloc[-max(4 * args.horizon, 3 * forecaster.window_) :]
+        band = (table["lower"].to_numpy(), table["upper"].to_numpy()) if interval else None
+        title = f"{args.column}: {args.horizon} steps ahead" + (f", {interval:.0%} interval" if interval else "")
+        plot_forecast(
+            (shown.index, shown.to_numpy()),
+            (forecast.index, forecast.to_numpy()),
+            args.plot,
+            band,
+            title=title,
+            label=args.column,
+        )
         print(f"wrote {args.plot}")
     return 0
 
@@ -447,22 +509,33 @@ def parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser(
         "forecast",
-        help="forecast a CSV column one step ahead",
+        help="forecast a CSV column past its end",
         formatter_class=fmt,
-        description="Train on the first part of a CSV column, forecast the rest one step "
-        "ahead, and compare with the persistence baseline.",
+        description="Forecast --horizon steps past the end of a CSV column with elman.Forecaster, with "
+        "intervals; writes the forecasts and the model. A column of dates, if any, indexes the forecasts. "
+        "Covariates must be known for the forecast times too: rows after the last value of --column.",
     )
     f.add_argument("csv", metavar="CSV", help="a CSV file with a header row")
     f.add_argument("--column", required=True, help="the column to forecast (required)")
-    f.add_argument("--window", type=_positive_int, default=48, help="training window length")
-    f.add_argument("--test-fraction", type=_fraction, default=0.2, help="the tail forecast and scored")
-    f.add_argument("--steps", type=_positive_int, default=800, help="training steps")
+    f.add_argument("--covariates", help="comma-separated columns known in advance (default: none)")
+    f.add_argument("--horizon", type=_positive_int, required=True, help="steps to forecast (required)")
+    f.add_argument("--interval", type=_unit_interval, default=0.8, help="coverage of the interval; 0 for none")
+    f.add_argument(
+        "--model",
+        default="forecaster.safetensors",
+        help="where to write the trained forecaster; an existing file given here forecasts without training",
+    )
+    f.add_argument("--out", default="forecast.csv", help="where to write the forecasts and interval bounds")
+    f.add_argument("--plot", help="draw history, forecast and interval band to this PNG (default: no plot)")
+    f.add_argument(
+        "--backtest",
+        action="store_true",
+        help="fit on the first 80%%, print rolling-origin errors against seasonal naive and persistence",
+    )
+    f.add_argument("--window", type=_positive_int, help="rows of history the network reads (default: from the season)")
+    f.add_argument("--steps", type=_positive_int, default=800, help="most training steps (early stopping)")
     f.add_argument("--hidden", type=_positive_int, default=32, help="hidden units")
-    f.add_argument("--batch", type=_positive_int, default=32, help="windows per step")
-    f.add_argument("--lr", type=_positive_float, default=1e-2, help="learning rate, decaying along a cosine to lr/10")
     f.add_argument("--seed", type=_seed, default=0, help="weights and window order")
-    f.add_argument("--out", default="forecast.csv", help="where to write the forecasts")
-    f.add_argument("--plot", help="draw the forecasts to this PNG (default: no plot)")
     f.set_defaults(run=cmd_forecast)
 
     g = sub.add_parser("plot", help="draw a saved training history", formatter_class=fmt)

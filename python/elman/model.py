@@ -169,8 +169,10 @@ class RNN:
         """The loss, its gradients (m.grads, overwritten by the next call) and h_n; h0 is a constant.
 
         loss "mse": target shaped like y. loss "cross_entropy": target integer classes (T, B) in
-        [0, O), or elman's ignore index (-100) to skip a position. reduction "mean" averages over the
-        valid positions, "sum" sums.
+        [0, O), or elman's ignore index (-100) to skip a position. loss "gaussian_nll": target (T, B, O/2);
+        y holds the means (y[..., :O/2]) and log-variances (y[..., O/2:]) of a Gaussian per target
+        (torch.nn.GaussianNLLLoss with var = exp(log-variance), full=False). reduction "mean" averages
+        over the valid positions, "sum" sums.
         """
         value, _, h_n = self._core.loss_and_grad(x, target, loss, reduction, h0, lengths)
         return value, self._grads, h_n

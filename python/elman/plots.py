@@ -69,19 +69,25 @@ def plot_training(history: list[dict[str, Any]], path: str | os.PathLike[str], t
 
 
 def plot_forecast(
-    actual: np.ndarray, forecast: np.ndarray, persistence: np.ndarray, path: str | os.PathLike[str], title: str = ""
+    history: tuple[Any, np.ndarray],
+    forecast: tuple[Any, np.ndarray],
+    path: str | os.PathLike[str],
+    band: tuple[np.ndarray, np.ndarray] | None = None,
+    title: str = "",
+    label: str = "",
 ) -> None:
-    """One-step-ahead forecasts against the actual series and the persistence baseline."""
+    """A series' history (x, values), its forecast (x, values) past the end, and the interval band
+    (lower, upper) around the forecast, if given; x may be dates or numbers."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 4))
-    t = np.arange(len(actual))
-    ax.plot(t, actual, label="actual", lw=1.5, color="black")
-    ax.plot(t, forecast, label="elman", lw=1)
-    ax.plot(t, persistence, label="persistence", lw=1, ls="--", alpha=0.7)
-    ax.set_xlabel("test step")
-    ax.set_title(title or "one-step-ahead forecast")
+    ax.plot(history[0], history[1], label=label or "history", lw=1.2, color="black")
+    ax.plot(forecast[0], forecast[1], label="forecast", lw=1.5, color="tab:blue")
+    if band is not None:
+        ax.fill_between(forecast[0], band[0], band[1], color="tab:blue", alpha=0.25, lw=0, label="interval")
+    ax.set_title(title or "forecast")
     ax.grid(alpha=0.3)
     ax.legend()
+    fig.autofmt_xdate()
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)

@@ -119,7 +119,7 @@ class Trainer:
         if not isinstance(optimizer, Optimizer) or optimizer.model is not model:
             raise ValueError("optimizer must be an elman.optim optimizer built for this model")
         self.model, self.optimizer = model, optimizer
-        self.loss = check.choice("loss", loss, ("mse", "cross_entropy"))
+        self.loss = check.choice("loss", loss, ("mse", "cross_entropy", "gaussian_nll"))
         self.reduction = check.choice("reduction", reduction, ("mean", "sum"))
         self.clip_value = None if clip_value is None else check.real("clip_value", clip_value, 0.0)
         self.clip_norm = None if clip_norm is None else check.real("clip_norm", clip_norm, 0.0)

@@ -11,7 +11,7 @@
 
 namespace elman {
 
-enum class Loss { MSE, CrossEntropy };
+enum class Loss { MSE, CrossEntropy, GaussianNLL };
 enum class Reduction { Mean, Sum };
 
 constexpr std::int64_t ignore_index = -100;
@@ -19,7 +19,20 @@ constexpr std::int64_t ignore_index = -100;
 inline Loss parse_loss(const std::string& name) {
   if (name == "mse") return Loss::MSE;
   if (name == "cross_entropy") return Loss::CrossEntropy;
-  throw std::invalid_argument("loss is '" + name + "'; expected 'mse' or 'cross_entropy'");
+  if (name == "gaussian_nll") return Loss::GaussianNLL;
+  throw std::invalid_argument("loss is '" + name + "'; expected 'mse', 'cross_entropy' or 'gaussian_nll'");
+}
+
+// The width of a target row for an output of width O: O values for MSE, O / 2 for the Gaussian NLL
+// (whose output is a mean and a log-variance per target, so O must be even), none (one class per row)
+// for cross-entropy.
+inline Index target_width(Loss loss, Index O) {
+  if (loss == Loss::MSE) return O;
+  if (loss == Loss::CrossEntropy) return 0;
+  if (O % 2 != 0)
+    throw std::invalid_argument("loss 'gaussian_nll' needs an even output_size (a mean and a log-variance per "
+                                "target); the model has output_size " + std::to_string(O));
+  return O / 2;
 }
 
 inline Reduction parse_reduction(const std::string& name) {
@@ -29,7 +42,8 @@ inline Reduction parse_reduction(const std::string& name) {
 }
 
 // A loss before its reduction: the sum over the counted positions and how many were counted (every
-// valid (t, b, o) for MSE, every valid non-ignored (t, b) for cross-entropy). "mean" divides by the
+// valid (t, b, o) for MSE, every valid non-ignored (t, b) for cross-entropy, every valid (t, b, k) for
+// the Gaussian NLL). "mean" divides by the
 // count; a batch with nothing to count has loss 0 and zero gradients. The backward functions take the
 // scale of the reduction, so that sums and counts gathered from several batches can be reduced as one.
 struct LossSum {
@@ -101,6 +115,45 @@ void cross_entropy_backward(const std::int64_t* classes, const Steps& s, double 
     }
     dy(row, classes[row]) -= S(1);
     dy.row(row) *= k;
+  }
+}
+
+// Gaussian negative log-likelihood: y (N, 2K) holds the mean mu (columns 0..K-1) and the log-variance
+// v (columns K..2K-1) of each target (N, K); each counted element adds 0.5 * (v + (target - mu)^2 / e^v),
+// torch.nn.GaussianNLLLoss (full=False) of var = e^v. The log-variance keeps the variance positive
+// without a clamp.
+template <typename S>
+LossSum gaussian_nll_forward(const MatMap<S>& y, const ConstMatMap<S>& target, const Steps& s) {
+  const Index K = target.cols();
+  LossSum sum;
+  for (Index row = 0; row < y.rows(); ++row) {
+    if (!s.valid_row(row)) continue;
+    for (Index k = 0; k < K; ++k) {
+      const double r = static_cast<double>(target(row, k)) - static_cast<double>(y(row, k));
+      const double v = static_cast<double>(y(row, K + k));
+      sum.total += 0.5 * (v + r * r * std::exp(-v));
+    }
+    sum.count += K;
+  }
+  return sum;
+}
+
+// dy = scale * dL/dy: d/dmu = (mu - target) / e^v, d/dv = 0.5 * (1 - (target - mu)^2 / e^v); 0 on padded rows.
+template <typename S>
+void gaussian_nll_backward(const MatMap<S>& y, const ConstMatMap<S>& target, const Steps& s, double scale,
+                           MatMap<S> dy) {
+  const Index K = target.cols();
+  for (Index row = 0; row < y.rows(); ++row) {
+    if (!s.valid_row(row)) {
+      dy.row(row).setZero();
+      continue;
+    }
+    for (Index k = 0; k < K; ++k) {
+      const double r = static_cast<double>(y(row, k)) - static_cast<double>(target(row, k));
+      const double precision = std::exp(-static_cast<double>(y(row, K + k)));
+      dy(row, k) = static_cast<S>(scale * r * precision);
+      dy(row, K + k) = static_cast<S>(scale * 0.5 * (1.0 - r * r * precision));
+    }
   }
 }
 

@@ -97,6 +97,10 @@ class Model {
       auto t = cmat(target.values, s.rows(), config_.output_size);
       last_loss_ = mse_forward(y, t, s);
       mse_backward(y, t, s, last_loss_.scale(reduction), dy);
+    } else if (loss == Loss::GaussianNLL) {
+      auto t = cmat(target.values, s.rows(), config_.output_size / 2);
+      last_loss_ = gaussian_nll_forward(y, t, s);
+      gaussian_nll_backward(y, t, s, last_loss_.scale(reduction), dy);
     } else {
       last_loss_ = cross_entropy_forward(y, target.classes, s, dy);
       cross_entropy_backward(target.classes, s, last_loss_.scale(reduction), dy);
@@ -117,6 +121,8 @@ class Model {
     auto y = mat(ws_.y.data(), s.rows(), config_.output_size);
     if (loss == Loss::MSE)
       last_loss_ = mse_forward(y, cmat(target.values, s.rows(), config_.output_size), s);
+    else if (loss == Loss::GaussianNLL)
+      last_loss_ = gaussian_nll_forward(y, cmat(target.values, s.rows(), config_.output_size / 2), s);
     else
       last_loss_ = cross_entropy_forward(y, target.classes, s, mat(ws_.dy.data(), s.rows(), config_.output_size));
     copy_state(batch, h_n);
@@ -422,9 +428,9 @@ class Model {
 
   void check(const Batch<S>& batch, const Target<S>& target, Loss loss) const {
     const Steps& s = batch.steps;
-    if (loss == Loss::MSE) {
-      if (!target.values) throw std::invalid_argument("loss 'mse' needs a target of values");
-      require_finite(target.values, s.rows() * config_.output_size, "target");
+    if (loss != Loss::CrossEntropy) {
+      if (!target.values) throw std::invalid_argument("a loss of values needs a target of values");
+      require_finite(target.values, s.rows() * target_width(loss, config_.output_size), "target");
       return;
     }
     if (!target.classes) throw std::invalid_argument("loss 'cross_entropy' needs a target of class indices");
