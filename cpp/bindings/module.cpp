@@ -424,10 +424,15 @@ class PyModel {
 
   py::tuple reduce_phase(const py::object& reduction) {
     const elman::Reduction red = elman::parse_reduction(to_str(reduction, "reduction"));
-    py::gil_scoped_release release;
-    std::lock_guard<std::mutex> lock(mutex_);
-    const double value = model_.reduce_phase(red);
-    return py::make_tuple(value, model_.last_loss().count);
+    double value;
+    Index count;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      value = model_.reduce_phase(red);
+      count = model_.last_loss().count;
+    }
+    return py::make_tuple(value, count);
   }
 
   double update_phase(elman::Optimizer<S>& opt, const py::object& reduction, const py::object& clip_value,
