@@ -76,6 +76,17 @@ def main():
                 os.kill(os.getpid(), signal.SIGKILL)
             m.train_step(x, y, opt, comm=comm)
         return
+    if case == "broadcast":  # replicas built differently, made equal by rank 0's state
+        m = elman.RNN(3, 8, 2, seed=rank)
+        opt = elman.optim.Adam(m, lr=0.01 * (rank + 1))
+        m.train_step(np.full((4, 2, 3), rank + 1.0), np.zeros((4, 2, 2)), opt)
+        before = m.params.flat.copy()
+        dist.broadcast(m, comm, opt)
+        state = opt.state_dict()
+        result = dict(before=before, params=m.params.flat, threads=elman.get_num_threads(), lr=opt.lr)
+        result.update({f"opt_{k}": v for k, v in state["state"].items()}, step=state["step"])
+        np.savez(os.path.join(out, f"rank{rank}.npz"), **result)
+        return
     result = train(case, comm)
     np.savez(os.path.join(out, f"rank{rank}.npz"), **result)
 

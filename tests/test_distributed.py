@@ -4,6 +4,7 @@ global batch, from the library and from the command line; resumes; failing and k
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 import elman
+
 from conftest import assert_close
 
 mpi4py = pytest.importorskip("mpi4py", reason='mpi4py is not installed (pip install "elman[mpi]")')
@@ -29,14 +31,24 @@ TIMEOUT = 180  # seconds: a hung job fails the test instead of hanging the suite
 
 
 def mpirun(n, *command, timeout=TIMEOUT, env=None):
-    """`mpiexec -n n command...`; fails the test if the job does not end within `timeout`."""
+    """`mpiexec -n n command...`; fails the test if the job does not end within `timeout`, after
+    killing its whole process group (mpiexec, proxies and ranks)."""
     full = {**os.environ, "ELMAN_NUM_THREADS": "1", **(env or {})}
+    job = subprocess.Popen(
+        [MPIEXEC, "-n", str(n), *map(str, command)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=full,
+        start_new_session=True,
+    )
     try:
-        return subprocess.run(
-            [MPIEXEC, "-n", str(n), *map(str, command)], capture_output=True, text=True, timeout=timeout, env=full
-        )
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"the MPI job did not end within {timeout} s (a hang): {e.stderr}")
+        out, err = job.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(job.pid, signal.SIGKILL)
+        out, err = job.communicate()
+        pytest.fail(f"the MPI job did not end within {timeout} s (a hang): {err}")
+    return subprocess.CompletedProcess(job.args, job.returncode, out, err)
 
 
 def worker(n, case, out):
@@ -53,7 +65,51 @@ def test_two_ranks_equal_one_process_on_the_global_batch(case, tmp_path):
         np.testing.assert_array_equal(ranks[0][key], ranks[1][key], err_msg=f"{key} differ between the ranks")
         assert_close(ranks[0][key], one[key], 1e-10, key)
     initial = elman.RNN(**mpi_worker.problem(case)[0]).params.flat
-    assert np.abs(one["params"] - initial).max() > 1e-3, "the steps must move the weights for the check to mean anything"
+    assert np.abs(one["params"] - initial).max() > 1e-3, (
+        "the steps must move the weights for the check to mean anything"
+    )
+
+
+def test_broadcast_makes_replicas_equal_and_threads_default_to_the_rank_share(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("ELMAN_NUM_THREADS", "OMP_NUM_THREADS")}
+    result = subprocess.run(
+        [MPIEXEC, "-n", "2", sys.executable, "-m", "mpi4py", HERE / "mpi_worker.py", "broadcast", tmp_path],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    r0, r1 = (dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(2))
+    assert not np.array_equal(r0["before"], r1["before"])
+    np.testing.assert_array_equal(r1["params"], r0["before"])
+    for key in r0:
+        if key != "before":
+            np.testing.assert_array_equal(r0[key], r1[key], err_msg=key)
+    assert r0["lr"] == 0.01 and r0["step"] == 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if cores == os.cpu_count():  # not pinned: the machine's cores shared by the two ranks on it
+        assert r0["threads"] == max(1, cores // 2)
+
+
+def test_bad_arguments_name_what_was_expected():
+    m = elman.RNN(3, 4, 2, seed=0)
+    opt = elman.optim.SGD(m, lr=0.1)
+    x, y = np.zeros((5, 2, 3)), np.zeros((5, 2, 2))
+    with pytest.raises(TypeError, match=r"comm is .*expected an mpi4py communicator"):
+        m.train_step(x, y, opt, comm="world")
+    with pytest.raises(TypeError, match=r"comm is .*expected an mpi4py communicator"):
+        elman.Trainer(m, opt, comm=1)
+    from mpi4py import MPI
+
+    import elman.distributed as dist
+
+    with pytest.raises(ValueError, match=r"axis is 3; expected an axis of an array of shape \(5, 2, 3\)"):
+        dist.shard(x, MPI.COMM_WORLD, axis=3)
+    with pytest.raises(ValueError, match=r"n is 0; expected an integer >= 1"):
+        dist.bounds(0, MPI.COMM_WORLD)
+    with pytest.raises(ValueError, match="optimizer must be an elman.optim optimizer built for model"):
+        dist.broadcast(m, MPI.COMM_WORLD, elman.optim.SGD(elman.RNN(3, 4, 2, seed=0), lr=0.1))
 
 
 def test_a_rank_that_raises_ends_the_job(tmp_path):

@@ -22,8 +22,8 @@ from tqdm import tqdm
 
 from . import _validate as check
 from . import distributed, files
-from ._mpi import communicator, sum_in_place
 from ._core import NonFiniteError
+from ._mpi import communicator, sum_in_place
 from .data import Batch, SequenceDataset, as_batch
 from .model import RNN
 from .optim import Optimizer
