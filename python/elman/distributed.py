@@ -5,6 +5,8 @@ native gradient phase, one in-place all-reduce sums the flat gradient buffer wit
 the count of valid positions; clipping and the update then run natively on every rank
 (`RNN.train_step(..., comm=comm)`), so the replicas stay bit-identical. Text streams are sharded by
 rank: rank r of W owns streams [r*B/W, (r+1)*B/W) of the B, so carried hidden states stay exact.
+Dropout is the one exception to "equals one process": each rank draws its shard's masks from its own
+copy of the generator (rank 0's after `broadcast`), not the masks one process would draw for those rows.
 
     comm = elman.distributed.init()        # under `mpiexec -n W python -m mpi4py script.py`
     elman.distributed.broadcast(m, comm, opt)
