@@ -118,8 +118,10 @@ def main() -> None:
         worker(a.worker, a.dtype, a.seconds, a.threads, a.distributed)
         return
     print(f"{a.dtype}, global batch fixed, median of {a.rounds} interleaved rounds; cores here: {os.cpu_count()}")
-    print("| size (I, H, O, B, T) | " + " | ".join(f"{c} ms" for c in CONFIGS) + " | 2 ranks speed-up | "
-          "2 threads speed-up | all-reduce share (2 ranks) |")
+    print(
+        "| size (I, H, O, B, T) | " + " | ".join(f"{c} ms" for c in CONFIGS) + " | 2 ranks speed-up | "
+        "2 threads speed-up | all-reduce share (2 ranks) |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for size in a.sizes.split(","):
         results: dict[str, list[dict[str, float]]] = {c: [] for c in CONFIGS}
