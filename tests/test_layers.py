@@ -11,12 +11,13 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "python" / "elman"
 
 LAYERS = [
-    {"_core", "_kernels", "_validate"},
+    {"_core", "_kernels", "_validate", "_mpi"},
     {"params"},
     {"files", "clip", "diagnostics", "pytorch"},
     {"model"},
     {"optim", "interop"},
     {"data", "plots"},
+    {"distributed"},
     {"train", "sampling", "forecasting"},
     {"forecaster"},
     {"cli"},

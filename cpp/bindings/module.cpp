@@ -227,6 +227,12 @@ class PyModel {
     return py::array_t<S>({m.num_params()}, {sizeof(S)}, grads ? m.grads() : m.params(), self);
   }
 
+  // The gradients, the loss sum and the count in one live array, for an in-place all-reduce.
+  static py::array reduction_view(py::object self) {
+    auto& m = self.cast<PyModel&>().model_;
+    return py::array_t<S>({m.reduction_size()}, {sizeof(S)}, m.reduction_buffer(), self);
+  }
+
   // Inputs converted and checked; they own (or borrow) the memory the batch points to.
   struct Inputs {
     Layout layout;
@@ -403,6 +409,39 @@ class PyModel {
                                 return model_.train_step(batch, tgt, kind, red, clip, opt, h_n);
                               });
     return py::make_tuple(out[0], out[2]);
+  }
+
+  // The two phases of a data-parallel train_step around the all-reduce of reduction_buffer:
+  // gradient_phase returns (local loss sum, local count, h_n); reduce_phase (loss_and_grad's finish)
+  // and update_phase (train_step's) return the loss over everything summed.
+  py::tuple gradient_phase(const py::object& x, const py::object& target, const py::object& loss,
+                           const py::object& h0, const py::object& lengths) {
+    return with_loss(x, target, loss, py::str("sum"), h0, lengths, false,
+                     [&](const auto& batch, const auto& tgt, auto kind, auto, S* h_n, S*) {
+                       return model_.gradient_phase(batch, tgt, kind, h_n);
+                     });
+  }
+
+  py::tuple reduce_phase(const py::object& reduction) {
+    const elman::Reduction red = elman::parse_reduction(to_str(reduction, "reduction"));
+    double value;
+    Index count;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mutex_);
+      value = model_.reduce_phase(red);
+      count = model_.last_loss().count;
+    }
+    return py::make_tuple(value, count);
+  }
+
+  double update_phase(elman::Optimizer<S>& opt, const py::object& reduction, const py::object& clip_value,
+                      const py::object& clip_norm) {
+    const elman::Reduction red = elman::parse_reduction(to_str(reduction, "reduction"));
+    const elman::Clip clip{to_limit(clip_value, "clip_value"), to_limit(clip_norm, "clip_norm")};
+    py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(mutex_);
+    return model_.update_phase(red, clip, opt);
   }
 
   // One time step: x_t (B, I) reals or (B,) tokens, or (I,) / a scalar token for one sequence; h
@@ -585,6 +624,12 @@ void bind_model(py::module_& m, const char* name) {
            py::arg("reduction"), py::arg("clip_value") = py::none(), py::arg("clip_norm") = py::none(),
            py::arg("h0") = py::none(), py::arg("lengths") = py::none())
       .def("update", &M::update, py::arg("opt"), py::arg("grads"))
+      .def_property_readonly("reduction_buffer", [](py::object self) { return M::reduction_view(self); })
+      .def("gradient_phase", &M::gradient_phase, py::arg("x"), py::arg("target"), py::arg("loss"),
+           py::arg("h0") = py::none(), py::arg("lengths") = py::none())
+      .def("reduce_phase", &M::reduce_phase, py::arg("reduction"))
+      .def("update_phase", &M::update_phase, py::arg("opt"), py::arg("reduction"), py::arg("clip_value") = py::none(),
+           py::arg("clip_norm") = py::none())
       .def("step", &M::step, py::arg("x_t"), py::arg("h") = py::none())
       .def("generate", &M::generate, py::arg("prime"), py::arg("length"), py::arg("temperature"), py::arg("top_k"),
            py::arg("top_p"), py::arg("num_samples"), py::arg("h0"), py::arg("seed"),

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import __version__, data, files, optim
-from ._core import NonFiniteError
+from . import __version__, data, distributed, files, optim
+from ._core import NonFiniteError, get_num_threads
 from .forecaster import Forecaster
 from .model import RNN, load
 from .plots import plot_forecast, plot_training
@@ -144,10 +144,17 @@ def too_short(count: int, args: argparse.Namespace) -> CommandError:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """`elman train`: see the parser's description."""
+    # Under mpiexec / srun: data parallel over the ranks, --batch the global batch, rank 0 the one that
+    # prints and writes. MPI starts first, so that a rank stopping at any error ends the whole job.
+    comm = distributed.init() if distributed.launched() else None
     for option in ("out", "checkpoint", "plot", "history"):
         writable(f"--{option}", getattr(args, option))
     if args.resume:
         resume_settings(args)
+    ranks, rank = (1, 0) if comm is None else (comm.Get_size(), comm.Get_rank())
+    say = print if rank == 0 else _silent
+    if args.batch % ranks:
+        raise CommandError(f"--batch {args.batch} is not a multiple of the {ranks} MPI ranks; expected one")
     text, source = read_corpus(args.text)
     vocab = data.Vocabulary.from_text(text, unknown=None)
     tokens = vocab.encode(text)
@@ -157,8 +164,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise too_short(len(tokens), args) from None
     if len(train_tokens) < args.batch * (args.seq_len + 2) or len(val_tokens) < args.seq_len + 2:
         raise too_short(len(tokens), args)
-    train = data.TextBatches(train_tokens, args.batch, args.seq_len)
-    val = data.TextBatches(val_tokens, max(1, min(args.batch, len(val_tokens) // (args.seq_len + 2))), args.seq_len)
+    val_batch = max(1, min(args.batch, len(val_tokens) // (args.seq_len + 2)))
+    if comm is None:
+        train = data.TextBatches(train_tokens, args.batch, args.seq_len)
+        val = data.TextBatches(val_tokens, val_batch, args.seq_len)
+    else:
+        if val_batch < ranks:
+            raise CommandError(
+                f"the validation part ({len(val_tokens)} characters) has room for {val_batch} streams of --seq-len "
+                f"{args.seq_len}; expected one for each of the {ranks} MPI ranks (raise --val-fraction)"
+            )
+        train = distributed.shard_text(train_tokens, args.batch, args.seq_len, comm)
+        val = distributed.shard_text(val_tokens, val_batch, args.seq_len, comm)
 
     model = RNN(
         vocab.size,
@@ -181,19 +198,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         val_every=args.val_every,
         progress=args.progress,
         log_every=10,
+        comm=comm,
     )
     if args.resume:
         trainer.load_checkpoint(args.resume, train)
-        print(f"resumed {args.resume} at step {trainer.step} of {args.steps}")
-    print(
+        say(f"resumed {args.resume} at step {trainer.step} of {args.steps}")
+    say(
         f"training on {source}: {len(tokens):,} characters, {vocab.size} kinds; "
-        f"model {model.num_params:,} parameters (H={args.hidden}, L={args.layers})",
+        f"model {model.num_params:,} parameters (H={args.hidden}, L={args.layers})"
+        + (f"; {ranks} MPI ranks of {args.batch // ranks} streams, {get_num_threads()} threads each" if comm else ""),
         flush=True,
     )
 
     def report(t: Trainer, record: dict[str, Any]) -> None:
         if "val_loss" in record:
-            print(
+            say(
                 f"step {record['step']:6d}  train {record['loss']:.3f}  validation {record['val_loss']:.3f} nats/char  "
                 f"| {t.flow_summary}",
                 flush=True,
@@ -209,6 +228,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         checkpoint_every=args.val_every if args.checkpoint else None,
         extra=extra,
     )
+    if rank != 0:
+        return 0
     model.save(args.out, metadata={"vocabulary": vocab.to_json(), "corpus": source})
     print(f"wrote {args.out}")
     if args.history:
@@ -221,6 +242,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     prime = default_prime(vocab)
     print(prime + sample_text(model, prime, 400, vocab=vocab, temperature=0.8, seed=args.seed))
     return 0
+
+
+def _silent(*args: Any, **kwargs: Any) -> None:
+    """print for the ranks other than 0 of a distributed run, which stay quiet."""
 
 
 # ------------------------------------------------------------------------------------------ sample
@@ -570,6 +595,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser().parse_args(argv)
     args.explicit = given_options(argv)
+    status = _run(args)
+    if status:
+        distributed.abort_if_running(status)  # the other ranks of an MPI job would wait for this one
+    return status
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return args.run(args)
     except MemoryError:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core, diagnostics, files, pytorch
+from . import _core, _mpi, diagnostics, files, pytorch
 from .params import ParamDict
 
 _MODELS: dict[np.dtype, Any] = {np.dtype(np.float32): _core.ModelF32, np.dtype(np.float64): _core.ModelF64}
@@ -164,7 +164,15 @@ class RNN:
     __call__ = forward
 
     def loss_and_grad(
-        self, x: Any, target: Any, *, loss: str = "mse", reduction: str = "mean", h0: Any = None, lengths: Any = None
+        self,
+        x: Any,
+        target: Any,
+        *,
+        loss: str = "mse",
+        reduction: str = "mean",
+        h0: Any = None,
+        lengths: Any = None,
+        comm: Any = None,
     ) -> tuple[float, ParamDict, np.ndarray]:
         """The loss, its gradients (m.grads, overwritten by the next call) and h_n; h0 is a constant.
 
@@ -173,20 +181,54 @@ class RNN:
         y holds the means (y[..., :O/2]) and log-variances (y[..., O/2:]) of a Gaussian per target
         (torch.nn.GaussianNLLLoss with var = exp(log-variance), full=False). reduction "mean" averages
         over the valid positions, "sum" sums.
+
+        comm: an mpi4py communicator, x and target this process's shard of a batch: the loss and
+        gradients are then those of the whole batch (every shard, "mean" over all their valid
+        positions), the same on every process; h_n is this shard's.
         """
-        value, _, h_n = self._core.loss_and_grad(x, target, loss, reduction, h0, lengths)
+        if comm is None:
+            value, _, h_n = self._core.loss_and_grad(x, target, loss, reduction, h0, lengths)
+        else:
+            h_n = self._gradient_phase(x, target, loss, h0, lengths, comm)
+            value, _ = self._core.reduce_phase(reduction)
         return value, self._grads, h_n
 
+    def _gradient_phase(self, x: Any, target: Any, loss: str, h0: Any, lengths: Any, comm: Any) -> np.ndarray:
+        """The first half of a data-parallel step: this shard's summed gradients, loss sum and count,
+        then their sums over `comm`'s processes in one in-place all-reduce; returns h_n."""
+        comm = _mpi.communicator(comm)
+        _, _, h_n = self._core.gradient_phase(x, target, loss, h0, lengths)
+        _mpi.sum_in_place(comm, self._core.reduction_buffer)
+        return h_n
+
     def gradient_flow(
-        self, x: Any, target: Any, *, loss: str = "mse", reduction: str = "mean", h0: Any = None, lengths: Any = None
+        self,
+        x: Any,
+        target: Any,
+        *,
+        loss: str = "mse",
+        reduction: str = "mean",
+        h0: Any = None,
+        lengths: Any = None,
+        comm: Any = None,
     ) -> diagnostics.GradientFlow:
         """||dL/dh_t|| for every step and layer, and the spectral radius of each W_hh.
 
         Runs loss_and_grad, so m.grads afterwards hold this batch's gradients; the dropout masks
-        training draws next are unchanged.
+        training draws next are unchanged. With comm (x and target this process's shard), the norms
+        and loss are the whole batch's, and m.grads this shard's summed loss's gradients.
         """
         rng = self.get_rng_state()
-        value, _, _, norms = self._core.loss_and_grad(x, target, loss, reduction, h0, lengths, True)
+        if comm is None:
+            value, _, _, norms = self._core.loss_and_grad(x, target, loss, reduction, h0, lengths, True)
+        else:
+            comm = _mpi.communicator(comm)
+            total, count, _, norms = self._core.loss_and_grad(x, target, loss, "sum", h0, lengths, True)
+            sums = np.concatenate([np.square(norms, dtype=np.float64).ravel(), [total, count]])
+            _mpi.sum_in_place(comm, sums)
+            total, count = sums[-2], sums[-1]
+            scale = 1.0 if reduction == "sum" or count == 0 else 1.0 / count
+            value, norms = total * scale, np.sqrt(sums[:-2]).reshape(norms.shape) * scale
         self.set_rng_state(rng)
         return diagnostics.gradient_flow(self.params, value, norms)
 
@@ -260,18 +302,27 @@ class RNN:
         clip_norm: float | None = None,
         h0: Any = None,
         lengths: Any = None,
+        comm: Any = None,
     ) -> tuple[float, np.ndarray]:
         """loss_and_grad, clip by value, clip by norm and opt's update (an elman.optim optimizer of
         this model) in one native call that allocates nothing once warm.
 
         Returns the loss and h_n. A non-finite loss or gradient raises elman.NonFiniteError and leaves
         the weights unchanged.
+
+        comm: an mpi4py communicator, x and target this process's shard of the global batch. The
+        gradient phase runs natively, one in-place all-reduce sums the gradients with the loss sum
+        and count, and the clipping and update run natively: every process takes the step one
+        process would take on the whole batch (up to rounding), all bit-identical; h_n is this shard's.
         """
         if getattr(opt, "model", None) is not self:
             if not hasattr(opt, "model") or not hasattr(opt, "_core"):
                 raise TypeError(f"opt is a {type(opt).__name__}; expected an elman.optim optimizer")
             raise ValueError("opt was built for another model; expected an optimizer of this model")
-        return self._core.train_step(x, target, opt._core, loss, reduction, clip_value, clip_norm, h0, lengths)
+        if comm is None:
+            return self._core.train_step(x, target, opt._core, loss, reduction, clip_value, clip_norm, h0, lengths)
+        h_n = self._gradient_phase(x, target, loss, h0, lengths, comm)
+        return self._core.update_phase(opt._core, reduction, clip_value, clip_norm), h_n
 
     def save(self, path: str | os.PathLike[str], metadata: Mapping[str, str] | None = None) -> None:
         """One safetensors file: the parameters, the config and format, and metadata (str -> str).

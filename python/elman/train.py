@@ -21,8 +21,9 @@ import numpy as np
 from tqdm import tqdm
 
 from . import _validate as check
-from . import files
+from . import distributed, files
 from ._core import NonFiniteError
+from ._mpi import communicator, sum_in_place
 from .data import Batch, SequenceDataset, as_batch
 from .model import RNN
 from .optim import Optimizer
@@ -94,6 +95,10 @@ class Trainer:
     gradient_flow: at each validation, also record the gradient flow of the last training batch
         ("grad_flow": ||dL/dh_t|| per layer and step, "grad_ratio" and "spectral_radius", see
         RNN.gradient_flow) and keep its one-line summary in `flow_summary`.
+    comm: an mpi4py communicator for data-parallel training (see elman.distributed): every rank runs
+        the same Trainer on its shard of every batch (and of the validation data); steps, losses and
+        history are the whole batch's, the same on every rank; only rank 0 shows progress and writes
+        checkpoints and histories. A checkpoint holds every rank's carried states side by side.
     """
 
     def __init__(
@@ -113,6 +118,7 @@ class Trainer:
         progress: bool | None = None,
         log_every: int = 10,
         gradient_flow: bool = True,
+        comm: Any = None,
     ) -> None:
         if not isinstance(model, RNN):
             raise TypeError(f"model is a {type(model).__name__}; expected an elman.RNN")
@@ -135,6 +141,8 @@ class Trainer:
         self.log_every = check.integer("log_every", log_every, 1)
         self.gradient_flow = check.flag("gradient_flow", gradient_flow)
         self.flow_summary = ""
+        self.comm = None if comm is None else communicator(comm)
+        self.rank = 0 if self.comm is None else self.comm.Get_rank()
 
         self.step = 0
         self.history: list[dict[str, Any]] = []
@@ -178,7 +186,7 @@ class Trainer:
                 raise ValueError("checkpoint_every is set but checkpoint is None; expected a path")
         batches = _batches("train", train, cycle=True)
         self._stop = False
-        show = sys.stderr.isatty() if self.progress is None else bool(self.progress)
+        show = self.rank == 0 and (sys.stderr.isatty() if self.progress is None else bool(self.progress))
         bar = tqdm(total=steps, initial=self.step, disable=not show, dynamic_ncols=True, unit="step")
         window = _Window()
         batch, h0 = None, None
@@ -248,6 +256,7 @@ class Trainer:
                 clip_norm=self.clip_norm,
                 h0=self.state if batch.reset is False else None,
                 lengths=batch.lengths,
+                comm=self.comm,
             )
         except NonFiniteError as e:
             raise NonFiniteError(f"step {self.step + 1}: {e}") from None
@@ -262,6 +271,7 @@ class Trainer:
             reduction=self.reduction,
             h0=h0 if batch.reset is False else None,
             lengths=batch.lengths,
+            comm=self.comm,
         )
         self.flow_summary = flow.summary()
         return {
@@ -284,7 +294,8 @@ class Trainer:
         """The mean loss per counted element (per valid step, or per valid step and output for mse)
         over one pass of `data`: a source with one_pass() (data.TextBatches, data.Loader), a list of
         batches, or a finite iterator of them (batches as `fit` takes them). Streams carry their state
-        from batch to batch. No dropout, no gradients."""
+        from batch to batch. No dropout, no gradients. With comm, `data` is this rank's shard and the
+        mean is over every rank's."""
         source = data.one_pass() if hasattr(data, "one_pass") else data
         total, count, state = 0.0, 0, None
         for batch in _batches("data", source, cycle=False):
@@ -294,6 +305,10 @@ class Trainer:
             )
             total += value
             count += counted
+        if self.comm is not None:
+            sums = np.array([total, count], dtype=np.float64)
+            sum_in_place(self.comm, sums)
+            total, count = float(sums[0]), int(sums[1])
         if count == 0:
             raise ValueError("data gave no batches with anything to count; expected validation batches")
         return total / count
@@ -302,7 +317,9 @@ class Trainer:
 
     def history_csv(self, path: str | os.PathLike[str]) -> None:
         """The history's numbers as CSV, one row per record (empty cells where a record lacks a
-        column); the per-step gradient flow goes to JSON only."""
+        column); the per-step gradient flow goes to JSON only. Only rank 0 writes."""
+        if self.rank != 0:
+            return
         rows = [{k: v for k, v in record.items() if not isinstance(v, list)} for record in self.history]
         columns = list(dict.fromkeys(k for row in rows for k in row))
         text = io.StringIO()
@@ -312,7 +329,10 @@ class Trainer:
         files.atomic_write(path, text.getvalue().encode())
 
     def history_json(self, path: str | os.PathLike[str]) -> None:
-        """The whole history, gradient flow included, as a JSON list of records (what `elman plot` draws)."""
+        """The whole history, gradient flow included, as a JSON list of records (what `elman plot` draws).
+        Only rank 0 writes."""
+        if self.rank != 0:
+            return
         files.atomic_write(path, json.dumps(self.history, indent=1).encode())
 
     # --------------------------------------------------------------------------------- checkpoints
@@ -323,12 +343,28 @@ class Trainer:
         """Everything a resumed run needs to continue bit for bit: the model, the optimizer's state,
         the trainer's counters and history, the dropout generator, the carried state and, when `data`
         has state_dict(), its position; `extra` is any JSON-serializable dict of the caller's (such as
-        a command line's settings). Written atomically."""
+        a command line's settings). Written atomically.
+
+        With comm, every rank must call it: rank 0 writes the carried states of every rank side by
+        side, (L*D, B, H) as one process would carry them, and the data position, which must be the
+        same on every rank (as data.TextBatches' and distributed.TextShard's are); the call returns
+        when the file is complete."""
+        position = data.state_dict() if hasattr(data, "state_dict") else None
+        carried = self.state
+        if self.comm is not None:
+            positions = self.comm.allgather(position)
+            if any(p != position for p in positions):
+                raise ValueError(f"data is at positions {positions} on the ranks; expected one position on all")
+            if carried is not None:
+                carried = distributed.gather_streams(carried, self.comm)
+            if self.rank != 0:
+                self.comm.Barrier()
+                return
         opt = self.optimizer.state_dict()
         tensors = {f"model/{k}": v for k, v in self.model.params.items()}
         tensors.update({f"optim/{k}": v for k, v in opt.pop("state").items()})
-        if self.state is not None:
-            tensors["trainer/state"] = self.state
+        if carried is not None:
+            tensors["trainer/state"] = carried
         if self._best_params is not None:
             tensors["trainer/best_params"] = self._best_params
         state: dict[str, Any] = {
@@ -343,15 +379,24 @@ class Trainer:
                 "history": self.history,
             },
             "rng": [str(w) for w in self.model.get_rng_state()],
-            "data": data.state_dict() if hasattr(data, "state_dict") else None,
+            "data": position,
             "extra": extra,
+            "ranks": 1 if self.comm is None else self.comm.Get_size(),
         }
         files.save_checkpoint(path, tensors, state)
+        if self.comm is not None:
+            self.comm.Barrier()
 
     def load_checkpoint(self, path: str | os.PathLike[str], data: Any = None) -> Any:
         """Restores what save_checkpoint wrote into this trainer's model and optimizer (built with the
-        same configuration) and into `data`; returns the checkpoint's `extra`."""
-        tensors, state = files.load_checkpoint(path)
+        same configuration) and into `data`; returns the checkpoint's `extra`. With comm, rank 0
+        reads the file and sends it to the others (no shared folder needed), and each rank takes its
+        streams of the carried states: a run resumes at any number of ranks that divides its batch."""
+        if self.comm is None:
+            tensors, state = files.load_checkpoint(path)
+        else:
+            read = files.load_checkpoint(path) if self.rank == 0 else None
+            tensors, state = self.comm.bcast(read, root=0)
         if state.get("format") != _FORMAT:
             raise ValueError(f"{path} holds trainer format {state.get('format')!r}; expected {_FORMAT}")
         config = state["model"]
@@ -366,6 +411,8 @@ class Trainer:
         self.step, self.best_val, self.bad_validations = t["step"], t["best_val"], t["bad_validations"]
         self.base_lr, self.history = t["base_lr"], t["history"]
         self.state = tensors.get("trainer/state")
+        if self.comm is not None and self.state is not None:
+            self.state = np.ascontiguousarray(distributed.shard(self.state, self.comm, axis=1))
         self._best_params = tensors.get("trainer/best_params")
         self.model.set_rng_state([int(w) for w in state["rng"]])
         if state["data"] is not None:

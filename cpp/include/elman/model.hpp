@@ -58,7 +58,7 @@ class Model {
       : config_((config.validate(), config)),
         layout_(config_),
         params_(layout_.total),
-        grads_(layout_.total, S(0)),
+        grads_(layout_.total + loss_slots, S(0)),
         dropout_rng_(config_.seed ^ 0xd1b54a32d192ed03ULL) {
     Eigen::setNbThreads(1);  // elman parallelizes its own loops (parallel.hpp)
     Rng rng(config_.seed);
@@ -72,6 +72,13 @@ class Model {
   const S* params() const { return params_.data(); }
   S* grads() { return grads_.data(); }
   const S* grads() const { return grads_.data(); }
+
+  // The gradients followed by the loss sum and the count of valid positions, the buffer a
+  // data-parallel step sums over processes in one in-place all-reduce between gradient_phase and
+  // update_phase. (The count, held as S, is exact below 2^24 in float32 and rounded like S beyond.)
+  static constexpr Index loss_slots = 2;
+  S* reduction_buffer() { return grads_.data(); }
+  Index reduction_size() const { return num_params() + loss_slots; }
   Rng& dropout_rng() { return dropout_rng_; }
 
   // y: (T*B, O), 0 on padded steps; h_n: (L*D, B, H). No dropout.
@@ -204,21 +211,35 @@ class Model {
   // loss_and_grad, clipping and the optimizer's update in one call that allocates nothing once warm.
   double train_step(const Batch<S>& batch, const Target<S>& target, Loss loss, Reduction reduction,
                     const Clip& clip, Optimizer<S>& opt, S* h_n) {
-    if (opt.size() != num_params())
-      throw std::invalid_argument("the optimizer holds " + std::to_string(opt.size()) +
-                                  " parameters; expected this model's " + std::to_string(num_params()));
-    if (std::isnan(clip.value) || clip.value >= 0.0) check_threshold("clip_value", clip.value);
-    if (std::isnan(clip.norm) || clip.norm >= 0.0) check_threshold("clip_norm", clip.norm);
-    const double value = loss_and_grad(batch, target, loss, reduction, h_n);
-    const auto grads = one_span(grads_.data(), num_params());
-    const double norm = grad_norm(grads);
-    if (!std::isfinite(value) || !std::isfinite(norm))
-      throw NonFiniteError("the loss (" + std::to_string(value) + ") or the gradient norm (" + std::to_string(norm) +
-                           ") is not finite; the weights were left unchanged");
-    if (clip.value >= 0.0) clip_grad_value(grads, clip.value);
-    if (clip.norm >= 0.0) clip_grad_norm(grads, clip.norm);
-    opt.step(params_.data(), grads_.data());
-    return value;
+    check_update(clip, opt);
+    return apply_update(loss_and_grad(batch, target, loss, reduction, h_n), clip, opt);
+  }
+
+  // train_step in two phases, for data parallelism: gradient_phase leaves the summed loss's gradient
+  // and then the loss sum and count in reduction_buffer() and returns the sum; once the buffer holds
+  // the sums over every process, update_phase divides by the count for "mean", clips, updates and
+  // returns the loss. With nothing summed in between they equal train_step up to rounding.
+  double gradient_phase(const Batch<S>& batch, const Target<S>& target, Loss loss, S* h_n) {
+    const double total = loss_and_grad(batch, target, loss, Reduction::Sum, h_n);
+    S* tail = grads_.data() + num_params();
+    tail[0] = static_cast<S>(last_loss_.total);
+    tail[1] = static_cast<S>(last_loss_.count);
+    return total;
+  }
+
+  // The loss of the summed buffer (loss and gradients divided by the count for "mean"), which
+  // last_loss() then describes.
+  double reduce_phase(Reduction reduction) {
+    const S* tail = grads_.data() + num_params();
+    last_loss_ = LossSum{static_cast<double>(tail[0]), static_cast<Index>(std::llround(static_cast<double>(tail[1])))};
+    const double scale = last_loss_.scale(reduction);
+    if (scale != 1.0) one_span(grads_.data(), num_params())[0].array() *= static_cast<S>(scale);
+    return last_loss_.value(reduction);
+  }
+
+  double update_phase(Reduction reduction, const Clip& clip, Optimizer<S>& opt) {
+    check_update(clip, opt);
+    return apply_update(reduce_phase(reduction), clip, opt);
   }
 
  private:
@@ -234,6 +255,27 @@ class Model {
     std::vector<std::int64_t> tokens;  // generate: (N) the tokens fed at one step
     SamplingScratch sampling;          // generate: one draw's probabilities and order
   };
+
+  void check_update(const Clip& clip, const Optimizer<S>& opt) const {
+    if (opt.size() != num_params())
+      throw std::invalid_argument("the optimizer holds " + std::to_string(opt.size()) +
+                                  " parameters; expected this model's " + std::to_string(num_params()));
+    if (std::isnan(clip.value) || clip.value >= 0.0) check_threshold("clip_value", clip.value);
+    if (std::isnan(clip.norm) || clip.norm >= 0.0) check_threshold("clip_norm", clip.norm);
+  }
+
+  // Clipping and the update from the gradients in grads(), whose loss is `value`.
+  double apply_update(double value, const Clip& clip, Optimizer<S>& opt) {
+    const auto grads = one_span(grads_.data(), num_params());
+    const double norm = grad_norm(grads);
+    if (!std::isfinite(value) || !std::isfinite(norm))
+      throw NonFiniteError("the loss (" + std::to_string(value) + ") or the gradient norm (" + std::to_string(norm) +
+                           ") is not finite; the weights were left unchanged");
+    if (clip.value >= 0.0) clip_grad_value(grads, clip.value);
+    if (clip.norm >= 0.0) clip_grad_norm(grads, clip.norm);
+    opt.step(params_.data(), grads_.data());
+    return value;
+  }
 
   static void grow(Buffer<S>& v, Index n) {
     if (static_cast<Index>(v.size()) < n) v.resize(n);
