@@ -40,6 +40,15 @@ def problem(case):
         model = dict(input_size=V, hidden_size=H, output_size=V, bidirectional=True, dtype="float64", seed=4)
         step = dict(loss="cross_entropy", clip_norm=0.3)
         return model, elman.optim.SGD, dict(lr=0.5, momentum=0.9), step, x, target, None
+    if case == "gaussian_nll":  # the forecaster's loss: O = 4 outputs, the means and log-variances of 2 targets
+        B = 3
+        x = rng.normal(size=(T, B, I))
+        target = rng.normal(size=(T, B, O // 2))
+        lengths = np.array([4, 9, 7])
+        x[np.arange(T)[:, None] >= lengths] = 0.0
+        model = dict(input_size=I, hidden_size=H, output_size=O, dtype="float64", seed=5)
+        step = dict(loss="gaussian_nll", clip_norm=0.5)
+        return model, elman.optim.SGD, dict(lr=0.2), step, x, target, lengths
     raise ValueError(f"no case {case!r}")
 
 

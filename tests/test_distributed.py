@@ -57,7 +57,7 @@ def worker(n, case, out):
     return [dict(np.load(out / f"rank{r}.npz")) for r in range(n)]
 
 
-@pytest.mark.parametrize("case", ["mse", "cross_entropy"])
+@pytest.mark.parametrize("case", ["mse", "cross_entropy", "gaussian_nll"])
 def test_two_ranks_equal_one_process_on_the_global_batch(case, tmp_path):
     ranks = worker(2, case, tmp_path)
     one = mpi_worker.train(case)
