@@ -384,7 +384,8 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         lower, upper = forecaster.predict_interval(y, X_future, coverage=interval, X=X)
         table["lower"], table["upper"] = lower.to_numpy(), upper.to_numpy()
     files.atomic_write(args.out, table.to_csv(index_label=y.index.name or "step").encode())
-    print(f"wrote {args.out}: {args.horizon} steps from {forecast.index[0]} to {forecast.index[-1]}")
+    first, last = forecast.index[[0, -1]].astype(str)  # dates without a midnight time, as in the CSV
+    print(f"wrote {args.out}: {args.horizon} steps from {first} to {last}")
     if args.plot:
         shown = y.iloc[-max(4 * args.horizon, 3 * forecaster.window_) :]
         band = (table["lower"].to_numpy(), table["upper"].to_numpy()) if interval else None
