@@ -311,7 +311,8 @@ class Forecaster:
     seasons, at least the horizon and 24, at most what leaves half the series for windows).
     likelihood: None (point forecasts, loss "mse") or "gaussian" (a mean and a log-variance per output,
     loss "gaussian_nll", for predict_interval). strategy: "direct" (every step at once) or
-    "recursive" (one step, fed back). difference: "auto" (changes for trending columns), True or False.
+    "recursive" (one step, fed back). difference: "auto" (see the module's step 1), "seasonal"
+    (changes over a season), True (changes) or False (levels).
     season: the period seasonal naive repeats and the default window counts in (default: from the pandas
     index's frequency, else the clearest autocorrelation peak, else 1). fill: None (NaN or inf is an
     error), "interpolate" or "ffill". validation: the fraction of the fitted series' tail held out to
