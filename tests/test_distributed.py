@@ -28,6 +28,7 @@ sys.path.insert(0, str(HERE))
 import mpi_worker  # noqa: E402
 
 TIMEOUT = 180  # seconds: a hung job fails the test instead of hanging the suite
+FAULT_TIMEOUT = 30  # seconds within which a failing or killed rank must end the whole job
 
 
 def mpirun(n, *command, timeout=TIMEOUT, env=None):
@@ -114,13 +115,13 @@ def test_bad_arguments_name_what_was_expected():
 
 def test_a_rank_that_raises_ends_the_job(tmp_path):
     # dist.init() installs the hook that aborts: plain `python`, no `-m mpi4py`
-    result = mpirun(2, sys.executable, HERE / "mpi_worker.py", "raise", tmp_path)
+    result = mpirun(2, sys.executable, HERE / "mpi_worker.py", "raise", tmp_path, timeout=FAULT_TIMEOUT)
     assert result.returncode != 0
     assert "rank 1 fails on purpose" in result.stderr
 
 
 def test_a_killed_rank_ends_the_job(tmp_path):
-    result = mpirun(2, sys.executable, "-m", "mpi4py", HERE / "mpi_worker.py", "kill", tmp_path)
+    result = mpirun(2, sys.executable, "-m", "mpi4py", HERE / "mpi_worker.py", "kill", tmp_path, timeout=FAULT_TIMEOUT)
     assert result.returncode != 0
 
 
@@ -187,6 +188,44 @@ def test_cli_a_failing_rank_ends_the_job(corpus, tmp_path):
         "    argv += ['--plot', os.path.join(os.path.dirname(argv[-1]), 'missing', 'p.png')]\n"
         "sys.exit(main(argv))\n"
     )
-    result = mpirun(2, sys.executable, script, "train", corpus, *CLI, "--steps", "100000", "--out", tmp_path / "m")
+    result = mpirun(
+        2,
+        sys.executable,
+        script,
+        "train",
+        corpus,
+        *CLI,
+        "--steps",
+        "100000",
+        "--out",
+        tmp_path / "m",
+        timeout=FAULT_TIMEOUT,
+    )
     assert result.returncode != 0
     assert "missing" in result.stderr and "does not exist" in result.stderr
+
+
+def test_cli_a_killed_rank_ends_the_job(corpus, tmp_path):
+    # rank 1 is killed (SIGKILL: no handler runs) a second into a run that would otherwise go on for long
+    script = tmp_path / "one_rank_killed.py"
+    script.write_text(
+        "import os, signal, sys, threading\nfrom elman.cli import main\n"
+        "if os.environ['PMI_RANK'] == '1':\n"
+        "    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGKILL)).start()\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    result = mpirun(
+        2,
+        sys.executable,
+        script,
+        "train",
+        corpus,
+        *CLI,
+        "--steps",
+        "100000",
+        "--out",
+        tmp_path / "m",
+        timeout=FAULT_TIMEOUT,
+    )
+    assert result.returncode != 0
+    assert not (tmp_path / "m").exists(), "no model is written by a job that failed"
