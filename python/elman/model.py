@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import _core, _mpi, diagnostics, files, pytorch
+from . import _validate as check
 from .params import ParamDict
 
 _MODELS: dict[np.dtype, Any] = {np.dtype(np.float32): _core.ModelF32, np.dtype(np.float64): _core.ModelF64}
@@ -290,6 +291,57 @@ class RNN:
         tokens, h = self._core.generate(prime, length, temperature, top_k, top_p, num_samples, h0, seed, first_draw)
         return (tokens, h) if return_state else tokens
 
+    def beam_search(self, prime: Any, length: int, beam_width: int, *, h0: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """The likeliest continuations of prime that beam search finds: tokens int64 (n, length), best
+        first, and their log-probabilities given prime, float64 (n,); n = min(beam_width, V**length).
+
+        For token models, like generate. prime: integer tokens (P,), P >= 1; h0: (L, H) or None for
+        zeros. The prime runs once; then at every step each live beam is extended by every token, scored
+        by the sum of its log-softmax probabilities (computed in float64), and the beam_width best
+        extensions are kept. Equal scores keep the extension of the better beam first, then the lower
+        token, so the result is deterministic. beam_width 1 is greedy decoding (generate at temperature
+        0); a beam as wide as V**length is exhaustive search.
+        """
+        length = check.integer("length", length, 1)
+        width = check.integer("beam_width", beam_width, 1)
+        V = self._token_vocabulary("beam_search")
+        tokens = check.array("prime", prime)
+        if tokens.ndim != 1 or tokens.size == 0:
+            raise ValueError(f"prime has shape {check.shape_str(tokens.shape)}; expected (P,) tokens with P >= 1")
+        if tokens.dtype.kind not in "iu":
+            raise TypeError(f"prime has dtype {tokens.dtype}; expected integer tokens")
+        outside = tokens[(tokens < 0) | (tokens >= V)]
+        if outside.size:
+            raise ValueError(f"prime holds token {int(outside[0])}; expected tokens in [0, {V})")
+        if h0 is not None:
+            h0 = check.array("h0", h0)
+            h0 = h0[:, None] if h0.ndim == 2 else h0  # (L, H): the prime's one sequence
+        y, h = self.forward(tokens.astype(np.int64)[:, None], h0)
+        logp = _log_softmax(y[-1])  # (beams, V)
+        scores, beams_tokens = np.zeros(1), np.zeros((1, 0), dtype=np.int64)
+        for t in range(length):
+            flat = (scores[:, None] + logp).ravel()  # beam b's extension by token v at b * V + v
+            best = np.argsort(-flat, kind="stable")[:width]  # ties: the lower index, so the better beam, then token
+            beams, chosen = np.divmod(best, V)
+            beams_tokens = np.concatenate([beams_tokens[beams], chosen[:, None]], axis=1)
+            scores = flat[best]
+            if t + 1 < length:
+                y_t, h = self.step(chosen, h[:, beams])
+                logp = _log_softmax(y_t)
+        return beams_tokens, scores
+
+    def _token_vocabulary(self, caller: str) -> int:
+        """V of a unidirectional token model (input_size == output_size), else a ValueError for caller."""
+        c = self.config
+        if c["bidirectional"]:
+            raise ValueError(f"{caller} needs a unidirectional model; this one is bidirectional")
+        if c["input_size"] != c["output_size"]:
+            raise ValueError(
+                f"input_size is {c['input_size']} and output_size {c['output_size']}; {caller} expects a token "
+                "model, whose outputs are its inputs' classes"
+            )
+        return int(c["output_size"])
+
     def train_step(
         self,
         x: Any,
@@ -359,3 +411,10 @@ def load(path: str | os.PathLike[str]) -> RNN:
         model.params[name][...] = value
     model.metadata = metadata
     return model
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    """log softmax over the last axis of z, in float64."""
+    z = np.asarray(z, dtype=np.float64)
+    shifted = z - z.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
