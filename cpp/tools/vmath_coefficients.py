@@ -38,12 +38,12 @@ def worst(error, a, b, points=20001):
 def main():
     for terms in (10, 11):
         q = fit(exp_q, -EXP_R, EXP_R, terms)
-        err = worst(lambda r: abs(r * r * (mp.polyval(q, r) - exp_q(r))) / mp.exp(r) / UNIT, -EXP_R, EXP_R)
+        err = worst(lambda r, q=q: abs(r * r * (mp.polyval(q, r) - exp_q(r))) / mp.exp(r) / UNIT, -EXP_R, EXP_R)
         print(f"exp: q of degree {terms - 1}, worst error {float(err):.4f} units")
         print("  " + ", ".join(repr(c) for c in q))
     for terms in (11, 12):
         g = fit(tanh_g, 0, TANH_SMALL**2, terms)
-        err = worst(lambda x: abs(x**3 * (mp.polyval(g, x * x) - tanh_g(x * x))) / mp.tanh(x) / UNIT
+        err = worst(lambda x, g=g: abs(x**3 * (mp.polyval(g, x * x) - tanh_g(x * x))) / mp.tanh(x) / UNIT
                     if x else 0, 0, TANH_SMALL)  # fmt: skip
         print(f"tanh: g of degree {terms - 1}, worst error {float(err):.4f} units")
         print("  " + ", ".join(repr(c) for c in g))
