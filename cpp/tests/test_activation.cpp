@@ -1,5 +1,6 @@
 // The activations over a dense sweep of inputs. float's tanh is Eigen's vectorized approximation,
-// which must stay within 1e-6 relative of the exact value; double's must equal std::tanh.
+// which must stay within 1e-6 relative of the exact value; double's is vmath.hpp's, within 2 ulp of
+// long double std::tanh (test_vmath.cpp measures it more densely).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -46,9 +47,16 @@ void tanh_float(bool packets) {
 
 void tanh_double(bool packets) {
   const std::vector<double> x = sweep<double>(), y = activated(x, elman::Nonlinearity::Tanh, packets);
-  size_t differ = 0;
-  for (size_t i = 0; i < x.size(); ++i) differ += y[i] != std::tanh(x[i]);
-  CHECK_MSG(differ == 0, std::to_string(differ) + " values differ from std::tanh");
+  double worst = 0.0, at = 0.0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const long double exact = std::tanh(static_cast<long double>(x[i]));
+    const int e = exact == 0 ? -1022 : std::max(std::ilogb(exact), -1022);
+    const double ulp = static_cast<double>(std::fabs(y[i] - exact) / std::ldexp(1.0L, e - 52));
+    if (ulp > worst) worst = ulp, at = x[i];
+  }
+  char message[80];
+  std::snprintf(message, sizeof message, "%.3f ulp at x = %.17g", worst, at);
+  CHECK_MSG(worst <= 2.0, std::string(message));
 }
 
 void relu(bool packets) {

@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "elman/gemm.hpp"
 #include "elman/parallel.hpp"
 #include "elman/tensor.hpp"
+#include "elman/vmath.hpp"
 
 namespace elman {
 
@@ -28,18 +30,27 @@ struct LayerGrads {
 };
 
 // H = f(A), as the epilogue (gemm.hpp) of the recurrent product that finishes A. float's tanh is
-// Eigen's vectorized rational approximation, also for single elements; double's is std::tanh.
+// Eigen's vectorized rational approximation, double's vmath.hpp's (Eigen has none for double); both
+// also for single elements, so that packets and single elements agree to the last bit.
 template <typename S>
 struct Activation {
   Nonlinearity f;
 
-  S operator()(S a, Index, Index) const { return f == Nonlinearity::Tanh ? Eigen::numext::tanh(a) : std::max(a, S(0)); }
+  S operator()(S a, Index, Index) const {
+    if (f == Nonlinearity::Relu) return std::max(a, S(0));
+    if constexpr (std::is_same_v<S, double>)
+      return vmath::tanh(a);
+    else
+      return Eigen::numext::tanh(a);
+  }
 
   template <typename P>
   P operator()(const P& a, Index, Index) const {
     using namespace Eigen::internal;
     if (f == Nonlinearity::Relu) return pmax(a, pset1<P>(S(0)));
-    if constexpr (packet_traits<S>::HasTanh) {
+    if constexpr (std::is_same_v<S, double>) {
+      return vmath::tanh(a);
+    } else if constexpr (packet_traits<S>::HasTanh) {
       return ptanh(a);
     } else {
       alignas(64) S lanes[unpacket_traits<P>::size];
