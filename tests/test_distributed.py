@@ -177,29 +177,24 @@ def test_cli_resume_at_two_ranks_is_bit_identical_and_continues_at_one(corpus, t
     assert_close(other.params.flat, whole.params.flat, 1e-10, "weights resumed at 1 process")
 
 
+def long_cli_job_where_rank_one(corpus, tmp_path, prelude):
+    """A 2-rank `elman train` meant to run for long, in which rank 1 first runs `prelude` (Python code
+    that may change `argv`); the job must end within FAULT_TIMEOUT."""
+    script = tmp_path / "rank_one_differs.py"
+    body = "".join(f"    {line}\n" for line in prelude.splitlines())
+    script.write_text(
+        "import os, signal, sys, threading\nfrom elman.cli import main\nargv = sys.argv[1:]\n"
+        f"if os.environ['PMI_RANK'] == '1':\n{body}sys.exit(main(argv))\n"
+    )
+    command = ["train", corpus, *CLI, "--steps", "100000", "--out", tmp_path / "m"]
+    return mpirun(2, sys.executable, script, *command, timeout=FAULT_TIMEOUT)
+
+
 def test_cli_a_failing_rank_ends_the_job(corpus, tmp_path):
     # rank 1 alone is given an output folder that does not exist, so it stops at once while rank 0
     # trains on into the first all-reduce
-    script = tmp_path / "one_rank_fails.py"
-    script.write_text(
-        "import os, sys\nfrom elman.cli import main\n"
-        "argv = sys.argv[1:]\n"
-        "if os.environ['PMI_RANK'] == '1':\n"
-        "    argv += ['--plot', os.path.join(os.path.dirname(argv[-1]), 'missing', 'p.png')]\n"
-        "sys.exit(main(argv))\n"
-    )
-    result = mpirun(
-        2,
-        sys.executable,
-        script,
-        "train",
-        corpus,
-        *CLI,
-        "--steps",
-        "100000",
-        "--out",
-        tmp_path / "m",
-        timeout=FAULT_TIMEOUT,
+    result = long_cli_job_where_rank_one(
+        corpus, tmp_path, "argv += ['--plot', os.path.join(os.path.dirname(argv[-1]), 'missing', 'p.png')]"
     )
     assert result.returncode != 0
     assert "missing" in result.stderr and "does not exist" in result.stderr
@@ -207,25 +202,8 @@ def test_cli_a_failing_rank_ends_the_job(corpus, tmp_path):
 
 def test_cli_a_killed_rank_ends_the_job(corpus, tmp_path):
     # rank 1 is killed (SIGKILL: no handler runs) a second into a run that would otherwise go on for long
-    script = tmp_path / "one_rank_killed.py"
-    script.write_text(
-        "import os, signal, sys, threading\nfrom elman.cli import main\n"
-        "if os.environ['PMI_RANK'] == '1':\n"
-        "    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGKILL)).start()\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
-    result = mpirun(
-        2,
-        sys.executable,
-        script,
-        "train",
-        corpus,
-        *CLI,
-        "--steps",
-        "100000",
-        "--out",
-        tmp_path / "m",
-        timeout=FAULT_TIMEOUT,
+    result = long_cli_job_where_rank_one(
+        corpus, tmp_path, "threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGKILL)).start()"
     )
     assert result.returncode != 0
     assert not (tmp_path / "m").exists(), "no model is written by a job that failed"
