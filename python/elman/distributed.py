@@ -17,7 +17,10 @@ copy of the generator (rank 0's after `broadcast`), not the masks one process wo
 from __future__ import annotations
 
 import os
+import stat
+import struct
 import sys
+import time
 from types import TracebackType
 from typing import Any
 
@@ -91,7 +94,7 @@ def _abort_hook(comm: Any, previous: Any) -> Any:
     def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
         previous(kind, value, tb)
         sys.stderr.write(f"elman.distributed: rank {comm.Get_rank()} failed; aborting the job\n")
-        sys.stderr.flush()
+        _drain_output()
         comm.Abort(1)
 
     return hook
@@ -104,9 +107,33 @@ def abort_if_running(status: int) -> None:
         return
     MPI = sys.modules["mpi4py.MPI"]
     if MPI.Is_initialized() and not MPI.Is_finalized() and MPI.COMM_WORLD.Get_size() > 1:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        _drain_output()
         MPI.COMM_WORLD.Abort(status)
+
+
+def _drain_output(most: float = 2.0) -> None:
+    """Flushes stdout and stderr, then waits (at most `most` seconds) until the launcher has read
+    what they hold: MPI_Abort kills the job at once, and a message still in the pipe to mpiexec's
+    proxy (the reason this rank failed) would be lost with it."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    deadline = time.monotonic() + most
+    for fd in (1, 2):
+        while _unread(fd) > 0 and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+
+def _unread(fd: int) -> int:
+    """The bytes written to `fd` that its reader has not taken yet, where it is a pipe (else 0)."""
+    try:
+        import fcntl  # POSIX only, as MPI launchers' pipes are
+        import termios
+
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return 0
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    except (ImportError, OSError):
+        return 0
 
 
 def broadcast(model: RNN, comm: Any, optimizer: Optimizer | None = None) -> None:
