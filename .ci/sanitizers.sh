@@ -26,6 +26,13 @@ echo "== sanitizers: (a) the C++ tests (${SECONDS}s)"
 "$work/venv/bin/cmake" --build "$work/cpp"
 ASAN_OPTIONS=detect_leaks=1 "$work/venv/bin/ctest" --test-dir "$work/cpp" --output-on-failure
 
+echo "== sanitizers: ThreadSanitizer over the thread pool's test (${SECONDS}s)"
+# parallel.hpp's pool is lock-free where loops start and end; TSan checks its orderings. The test forks
+# a child from a process with threads on purpose (die_after_fork=0 lets TSan follow it).
+"${CXX:-c++}" -std=c++17 -O1 -g1 -fsanitize=thread -Icpp/include -I"$site/cmeel.prefix/include/eigen3" \
+  cpp/tests/test_parallel.cpp -o "$work/test_parallel_tsan" -pthread
+TSAN_OPTIONS=halt_on_error=1:die_after_fork=0 "$work/test_parallel_tsan"
+
 echo "== sanitizers: (b) the Python extension under pytest (${SECONDS}s)"
 # Without build isolation, into a build folder of its own, so that a rerun recompiles only what changed.
 PATH="$work/venv/bin:$PATH" "$py" -m pip install -q --no-build-isolation -Cbuild-dir="$work/python" \

@@ -33,13 +33,15 @@ echo "repaired: $(basename "$wheel")"
 echo "== wheel: the machine code of its two modules (${SECONDS}s)"
 # -march=native or -mavx2 leaking into the baseline build would show as VEX/EVEX-encoded instructions
 # (AVX and later; their mnemonics are the ones starting with v), which a CPU without AVX cannot run;
-# the libraries auditwheel grafted (libgomp) run on that path too. The AVX2 build must use 256-bit
-# registers and FMA, or its flags did not apply.
+# any library auditwheel grafted (elman.libs; none since parallel.hpp's pool replaced OpenMP) runs on
+# that path too. The AVX2 build must use 256-bit registers and FMA, or its flags did not apply.
 "$work/tools/bin/python" -m zipfile -e "$wheel" "$work/unpacked"
 baseline=$(echo "$work"/unpacked/elman/_core_baseline.*.so)
 avx2=$(echo "$work"/unpacked/elman/_core_avx2.*.so)
 [[ -f "$baseline" && -f "$avx2" ]] || { echo "wheel: _core_baseline and _core_avx2 are not both in it" >&2; exit 1; }
-objdump -d --no-show-raw-insn "$baseline" "$work"/unpacked/elman.libs/* > "$work/baseline.s"
+grafted=()
+if [[ -d "$work/unpacked/elman.libs" ]]; then grafted=("$work"/unpacked/elman.libs/*); fi
+objdump -d --no-show-raw-insn "$baseline" "${grafted[@]}" > "$work/baseline.s"
 objdump -d --no-show-raw-insn "$avx2" > "$work/avx2.s"
 baseline_avx=$(awk -F'\t' '$2 ~ /^v/' "$work/baseline.s" | wc -l)
 avx2_fma=$(awk -F'\t' '$2 ~ /^vfmadd.*%ymm/' "$work/avx2.s" | wc -l)

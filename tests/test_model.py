@@ -1,5 +1,9 @@
 """The Python model: live parameters, config, seeds and initialisation, dropout, clipping, threads."""
 
+import multiprocessing
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -160,6 +164,85 @@ def test_num_threads():
     elman.set_num_threads(max(n, 1))
     with pytest.raises(ValueError, match="n is 0"):
         elman.set_num_threads(0)
+
+
+def threads_at_import(env=None, cpus=None):
+    """get_num_threads() in a new Python process that imports elman with environment `env` (on top of
+    this one's, ELMAN_NUM_THREADS and OMP_NUM_THREADS removed) and CPU affinity `cpus`."""
+    full = {k: v for k, v in os.environ.items() if k not in ("ELMAN_NUM_THREADS", "OMP_NUM_THREADS")}
+    code = "import os, sys\n"
+    if cpus is not None:
+        code += f"os.sched_setaffinity(0, {sorted(cpus)!r})\n"
+    code += "import elman\nprint(elman.get_num_threads())"
+    return subprocess.run([sys.executable, "-c", code], env={**full, **(env or {})}, capture_output=True, text=True)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="needs CPU affinity (Linux)")
+def test_default_threads_are_the_cores_this_process_may_use_unless_the_environment_says():
+    cpus = os.sched_getaffinity(0)
+    assert threads_at_import().stdout.split() == [str(len(cpus))]
+    assert threads_at_import(cpus={min(cpus)}).stdout.split() == ["1"]
+    assert threads_at_import({"OMP_NUM_THREADS": "5"}).stdout.split() == ["5"]
+    assert threads_at_import({"OMP_NUM_THREADS": "3,2"}).stdout.split() == ["3"]  # the outer level's
+    assert threads_at_import({"ELMAN_NUM_THREADS": "7", "OMP_NUM_THREADS": "5"}).stdout.split() == ["7"]
+    for name, value in (("ELMAN_NUM_THREADS", "two"), ("ELMAN_NUM_THREADS", "0"), ("OMP_NUM_THREADS", "-1")):
+        result = threads_at_import({name: value})
+        assert result.returncode != 0
+        assert f"ValueError: {name} is '{value}'; expected a positive integer" in result.stderr
+
+
+def forked_child(queue, x):
+    m = elman.RNN(8, 64, 4, dtype="float64", seed=5)
+    queue.put((elman.get_num_threads(), m.forward(x)[0]))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork")
+def test_a_forked_child_runs_with_one_thread_and_the_same_results(rng):  # parent: 2
+    threads = elman.get_num_threads()
+    try:
+        elman.set_num_threads(2)
+        x = rng.normal(size=(50, 64, 8))
+        m = elman.RNN(8, 64, 4, dtype="float64", seed=5)
+        expected = m.forward(x)[0]  # the parent's pool is running when the child is forked
+        queue = multiprocessing.get_context("fork").Queue()
+        child = multiprocessing.get_context("fork").Process(target=forked_child, args=(queue, x))
+        child.start()
+        child_threads, y = queue.get(timeout=60)
+        child.join(timeout=60)
+        assert child.exitcode == 0
+        assert child_threads == 1
+        np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-15)  # parts sum in another order
+        assert elman.get_num_threads() == 2, "the parent keeps its setting"
+    finally:
+        elman.set_num_threads(threads)
+
+
+def test_calls_from_several_python_threads_share_the_pool(rng):
+    """Big enough that each call splits its loops across the pool; calls arriving while another runs
+    go alone. Every result must equal the one-thread result."""
+    threads = elman.get_num_threads()
+    try:
+        models = [elman.RNN(16, 96, 8, dtype="float64", seed=s) for s in range(4)]
+        x, target = rng.normal(size=(40, 32, 16)), rng.normal(size=(40, 32, 8))
+        elman.set_num_threads(1)
+        expected = [m.loss_and_grad(x, target)[1].flat.copy() for m in models]
+        elman.set_num_threads(3)
+        failures = []
+
+        def train_many(i):
+            for _ in range(30):
+                g = models[i].loss_and_grad(x, target)[1].flat
+                if not np.allclose(g, expected[i], rtol=1e-12, atol=1e-14):
+                    failures.append(i)
+
+        workers = [threading.Thread(target=train_many, args=(i,)) for i in range(4)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join()
+        assert not failures
+    finally:
+        elman.set_num_threads(threads)
 
 
 def test_threads_sharing_one_model_do_not_corrupt_it(rng):

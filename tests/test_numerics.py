@@ -231,7 +231,7 @@ def test_mean_over_nothing_is_zero(rng):
 def use_threads(n):
     """set_num_threads(n), and a check that the core took it: a setting that silently stayed at 1
     would leave the threaded paths untested. (The setting does not depend on the machine's cores:
-    OpenMP runs n threads on any number of them.)"""
+    the pool runs n threads on any number of them.)"""
     elman.set_num_threads(n)
     assert elman.get_num_threads() == n, f"set_num_threads({n}) left get_num_threads() = {elman.get_num_threads()}"
 

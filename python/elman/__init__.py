@@ -1,7 +1,5 @@
 """elman: exact, fast Elman recurrent networks with a C++/Eigen core."""
 
-import os as _os
-
 from ._kernels import load_core as _load_core
 
 _load_core()  # elman._core: the build of the native module this CPU runs (see _kernels.py)
@@ -22,9 +20,12 @@ unless the environment variable ELMAN_KERNELS names one; "native" from a source 
 
 
 def set_num_threads(n: int) -> None:
-    """Threads of the native core (default 1): the recurrence splits the batch across them, the
-    whole-sequence products split rows. A forked child process starts again with 1 (OpenMP's
-    threads do not survive a fork)."""
+    """Threads of the native core. Default: the environment variable ELMAN_NUM_THREADS, else
+    OMP_NUM_THREADS, else the cores this process may run on (its CPU affinity); a call too small to
+    pay for more runs on one. The recurrence splits the batch across them, the whole-sequence
+    products split rows, in more parts than threads claimed one at a time, so that another program
+    busy on a core slows a step down no more than that core's share. A forked child process starts
+    again with 1 (the parent's threads do not exist in it)."""
     _core.set_num_threads(n)
 
 
@@ -33,7 +34,7 @@ def get_num_threads() -> int:
     return _core.get_num_threads()
 
 
-_os.register_at_fork(after_in_child=lambda: _core.set_num_threads(1))
+_core.get_num_threads()  # the default, now: a bad ELMAN_NUM_THREADS or OMP_NUM_THREADS is an error at import
 
 
 __all__ = [
