@@ -2,9 +2,15 @@
 (nn.RNN + nn.Linear + torch.optim.SGD) and JAX (jit of the gradient of a lax.scan loss plus the update),
 each in its own process, in one run.
 
-    python benchmarks/train_step.py                       # all sizes, float32
+    python benchmarks/train_step.py                       # all sizes, float32, every library's defaults
+    python benchmarks/train_step.py --load                # the same with a busy loop on one core
     python benchmarks/train_step.py --sizes tiny,small --dtype float64 --threads 1
     python benchmarks/train_step.py --input tokens        # class ids in, cross-entropy (language models)
+
+--threads default (the default) leaves every library at its own thread count, as a user gets it;
+"elman-1t" is elman at one thread, the yardstick of the load test (at its default under load elman
+should be no more than 1.5x slower than at one thread). --load runs a busy-loop process pinned to the
+last core this process may use for the whole run, as another program would.
 
 Prints ms/step (the median over --rounds interleaved runs of each run's median), GFLOP/s
 (6·T·B·(I·H + H·H + H·O) per step), the growth of peak memory during the steps, and
@@ -29,7 +35,8 @@ SIZES = {  # I, H, O, B, T
     "medium": (128, 256, 128, 32, 100),
     "large": (512, 1024, 512, 64, 50),
 }
-FRAMEWORKS = ("elman", "torch", "jax")
+FRAMEWORKS = ("elman", "elman-1t", "torch", "jax")
+DEFAULT = 0  # --threads default: each library's own thread count
 
 
 def flops(I, H, O, B, T):
@@ -87,7 +94,8 @@ def worker_elman(size, dtype, tokens, threads, seconds):
     import elman
 
     I, H, O, B, T = SIZES[size]
-    elman.set_num_threads(threads)
+    if threads != DEFAULT:
+        elman.set_num_threads(threads)
     x, target = data(size, dtype, tokens)
     base = reset_peak()
     m = elman.RNN(I, H, O, dtype=dtype, seed=0)
@@ -102,7 +110,8 @@ def worker_torch(size, dtype, tokens, threads, seconds):
     import torch.nn.functional as F
 
     I, H, O, B, T = SIZES[size]
-    torch.set_num_threads(threads)
+    if threads != DEFAULT:
+        torch.set_num_threads(threads)
     tdtype = getattr(torch, dtype)
     x, target = (torch.from_numpy(a) for a in data(size, dtype, tokens))
     base = reset_peak()
@@ -127,8 +136,9 @@ def worker_torch(size, dtype, tokens, threads, seconds):
 
 
 def worker_jax(size, dtype, tokens, threads, seconds):
-    os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} " \
-                              f"intra_op_parallelism_threads={threads}"  # fmt: skip
+    if threads != DEFAULT:
+        os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} " \
+                                  f"intra_op_parallelism_threads={threads}"  # fmt: skip
     import jax
     import jax.numpy as jnp
 
@@ -178,7 +188,8 @@ def sgemm_gflops(threads: int) -> tuple[float, str]:
     try:
         import torch
 
-        torch.set_num_threads(threads)
+        if threads != DEFAULT:
+            torch.set_num_threads(threads)
         a, b = torch.randn(n, n), torch.randn(n, n)
         times = timed(lambda: torch.matmul(a, b), 1.0)
         name = f"torch.matmul ({torch.get_num_threads()} threads)"
@@ -192,7 +203,20 @@ def sgemm_gflops(threads: int) -> tuple[float, str]:
     return 2 * n**3 / statistics.median(times) / 1e9, name
 
 
+def thread_count(text: str) -> int:
+    return DEFAULT if text == "default" else int(text)
+
+
+def busy_loop() -> subprocess.Popen:
+    """A process spinning on the last core this one may use, until killed."""
+    core = max(os.sched_getaffinity(0))
+    code = f"import os\nos.sched_setaffinity(0, {{{core}}})\nwhile True:\n    pass\n"
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
 def run_worker(framework, size, dtype, inputs, threads, seconds):
+    if framework == "elman-1t":
+        framework, threads = "elman", 1
     cmd = [sys.executable, __file__, "--worker", framework, "--sizes", size, "--dtype", dtype, "--input", inputs,
            "--threads", str(threads), "--seconds", str(seconds)]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True)
@@ -212,7 +236,8 @@ def main() -> int:
         choices=["dense", "tokens"],
         help="tokens: I-way class ids in (one-hot for the peers), cross-entropy on O classes",
     )
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--threads", type=thread_count, default=DEFAULT, help="an integer, or default")
+    parser.add_argument("--load", action="store_true", help="a busy loop on one core during the run")
     parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per framework and size")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each framework per size, interleaved")
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
@@ -220,13 +245,27 @@ def main() -> int:
     args = parser.parse_args()
 
     if args.worker:
-        fn = {"elman": worker_elman, "torch": worker_torch, "jax": worker_jax}[args.worker]
+        fn = {"elman": worker_elman, "torch": worker_torch, "jax": worker_jax}[args.worker.removesuffix("-1t")]
         times, mem = fn(args.sizes, args.dtype, args.input == "tokens", args.threads, args.seconds)
         print(json.dumps({"ms": 1000 * statistics.median(times), "steps": len(times), "mb": mem}))
         return 0
 
+    load = busy_loop() if args.load else None
+    try:
+        return compare(args)
+    finally:
+        if load is not None:
+            load.kill()
+
+
+def compare(args: argparse.Namespace) -> int:
+    threads = "each library's default threads" if args.threads == DEFAULT else f"{args.threads} threads"
     rate, how = sgemm_gflops(args.threads) if args.dtype == "float32" else (float("nan"), "")
-    print(f"{args.dtype}, {args.input} input, {args.threads} threads; sgemm ceiling {rate:.0f} GFLOP/s ({how})")
+    print(
+        f"{args.dtype}, {args.input} input, {threads}, {os.cpu_count()} cores"
+        + (", a busy loop on one core" if args.load else ", no load of ours")
+        + f"; sgemm ceiling {rate:.0f} GFLOP/s ({how}); load average at start {os.getloadavg()[0]:.1f}"
+    )
     header = f"{'size':7s} {'framework':9s} {'ms/step':>9s} {'GFLOP/s':>8s} {'peak MB':>8s}"
     print(header)
     frameworks = args.frameworks.split(",")
@@ -255,13 +294,15 @@ def main() -> int:
             results[fw] = ms
             mb = max(r["mb"] for r in rounds[fw])
             print(f"{size:7s} {fw:9s} {ms:9.3f} {gflop / ms * 1000:8.1f} {mb:8.0f}", flush=True)
-        peers = [ms for fw, ms in results.items() if fw != "elman"]
+        peers = [ms for fw, ms in results.items() if not fw.startswith("elman")]
         if "elman" in results and peers:
             ratio = min(peers) / results["elman"]
             extra = ""
             if size == "large" and rate == rate:
                 extra = f", {100 * gflop / results['elman'] * 1000 / rate:.0f}% of sgemm"
             print(f"{size:7s} best peer / elman = {ratio:.2f}x{extra}", flush=True)
+        if "elman" in results and "elman-1t" in results:
+            print(f"{size:7s} elman at its default / at one thread = {results['elman'] / results['elman-1t']:.2f}x")
     return 0
 
 

@@ -61,7 +61,7 @@ BAD_FORWARD = [
     ({"x": [[1, 2], [3]]}, TypeError, "x could not be read as an array"),
     ({"x": nan_at((T, B, 3), (2, 1, 0))}, ValueError, "x holds a non-finite value"),
     ({"x": np.full((T, B, 3), np.inf)}, ValueError, "x holds a non-finite value"),
-    ({"x": np.full((T, B), 3)}, ValueError, r"x holds token 3 at step 0, sequence 0; expected a class in \[0, 3\)"),
+    ({"x": np.full((T, B), 3)}, ValueError, r"x holds token 3 at step 0, in sequence 0; expected a class in \[0, 3\)"),
     ({"x": np.full((T, B), -1)}, ValueError, "x holds token -1"),
     ({"h0": np.zeros((2, B, 5))}, ValueError, r"h0 has shape \(2, 2, 5\); expected \(2, 2, 4\)"),
     ({"h0": np.zeros((1, B, 4))}, ValueError, r"h0 has shape \(1, 2, 4\)"),

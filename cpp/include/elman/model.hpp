@@ -144,7 +144,7 @@ class Model {
     if (batch.steps.steps != 1 || batch.steps.lengths)
       throw std::invalid_argument("a step has " + std::to_string(batch.steps.steps) +
                                   " time steps; expected 1 and no lengths");
-    check(batch);
+    check(batch, "x_t");
     const Index n = config_.num_layers * batch.steps.batch * config_.hidden_size;
     grow(ws_.step, n);
     if (batch.h0)
@@ -444,26 +444,29 @@ class Model {
                                     std::to_string(i) + "; expected finite numbers");
   }
 
-  void check(const Batch<S>& batch) const {
+  // x_name: what the caller calls the input ("x", or "x_t" for one step).
+  void check(const Batch<S>& batch, const char* x_name = "x") const {
     const Steps& s = batch.steps;
+    const std::string x(x_name);
     if (s.steps < 1 || s.batch < 1)
-      throw std::invalid_argument("x has " + std::to_string(s.steps) + " steps and batch size " +
+      throw std::invalid_argument(x + " has " + std::to_string(s.steps) + " steps and batch size " +
                                   std::to_string(s.batch) + "; expected at least 1 of each");
     if ((batch.x == nullptr) == (batch.tokens == nullptr))
-      throw std::invalid_argument("a batch needs exactly one of x and tokens");
+      throw std::invalid_argument("a batch needs exactly one of " + x + " and tokens");
     if (s.lengths && s.batch > 0) {
       const auto [low, high] = std::minmax_element(s.lengths, s.lengths + s.batch);
       if (*low < 0 || *high > s.steps)
         throw std::invalid_argument("lengths holds " + std::to_string(*low) + ".." + std::to_string(*high) +
                                     "; expected each in [0, " + std::to_string(s.steps) + "]");
     }
-    if (batch.x) require_finite(batch.x, s.rows() * config_.input_size, "x");
+    if (batch.x) require_finite(batch.x, s.rows() * config_.input_size, x_name);
     if (batch.tokens)
       for (Index r = 0; r < s.rows(); ++r)
         if (s.valid_row(r) && (batch.tokens[r] < 0 || batch.tokens[r] >= config_.input_size))
-          throw std::invalid_argument("x holds token " + std::to_string(batch.tokens[r]) + " at step " +
-                                      std::to_string(r / s.batch) + ", sequence " + std::to_string(r % s.batch) +
-                                      "; expected a class in [0, " + std::to_string(config_.input_size) + ")");
+          throw std::invalid_argument(x + " holds token " + std::to_string(batch.tokens[r]) +
+                                      (s.steps > 1 ? " at step " + std::to_string(r / s.batch) + "," : "") +
+                                      " in sequence " + std::to_string(r % s.batch) + "; expected a class in [0, " +
+                                      std::to_string(config_.input_size) + ")");
     if (batch.h0)
       require_finite(batch.h0, config_.num_layers * config_.directions() * s.batch * config_.hidden_size, "h0");
   }

@@ -86,11 +86,18 @@ inline void cpu_relax() {
 constexpr std::chrono::microseconds spin_for{20}, sleep_after{2000};
 
 // Helper threads that run the parts of one loop at a time, with the thread that calls run().
+//
+// The parts are dealt out in contiguous ranges, one per participant (the caller is participant 0,
+// pool thread i is i + 1), and each range has its own ticket: the loop's generation in the high bits
+// and the range's next part in the low ones. A participant claims the parts of its own range first,
+// then those left in the others'. On a quiet machine every thread thus runs the same rows of the
+// same loop from call to call (at batch 1 a thread's share of W_hh stays in its core's cache); when
+// one is kept off its core, the others take what it has not claimed.
 class ThreadPool {
  public:
-  // Runs part(c) for every c in [0, parts), on the calling thread and up to `helpers` pool threads,
-  // each claiming the next part not yet claimed; returns when all have run. Rethrows the first
-  // exception a part threw. Another thread's call arriving while one runs does its parts alone.
+  // Runs part(c) for every c in [0, parts), on the calling thread and up to `helpers` pool threads;
+  // returns when all have run. Rethrows the first exception a part threw. A call from another
+  // thread while a loop runs does its parts alone.
   template <typename Part>
   void run(Index parts, int helpers, Part& part) {
     bool idle = false;
@@ -103,21 +110,27 @@ class ThreadPool {
       ~Release() { busy.store(false, std::memory_order_release); }
     } release{busy_};
     grow(helpers);
-    helpers_.store(helpers, std::memory_order_relaxed);
+    const int participants = helpers + 1;
+    const std::uint64_t generation = generation_.load(std::memory_order_relaxed) + 1;
+    participants_.store(participants, std::memory_order_relaxed);
     call_.store([](void* p, Index c) { (*static_cast<Part*>(p))(c); }, std::memory_order_relaxed);
     body_.store(&part, std::memory_order_relaxed);
-    count_.store(parts, std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
     failed_.store(false, std::memory_order_relaxed);
-    const std::uint64_t generation = (ticket_.load(std::memory_order_relaxed) >> part_bits) + 1;
-    ticket_.store(generation << part_bits, std::memory_order_seq_cst);
+    Range* ranges = ranges_.load(std::memory_order_relaxed);
+    for (int r = 0; r < participants; ++r) {
+      ranges[r].end.store(parts * (r + 1) / participants, std::memory_order_relaxed);
+      ranges[r].ticket.store(generation << part_bits | static_cast<std::uint64_t>(parts * r / participants),
+                              std::memory_order_release);
+    }
+    generation_.store(generation, std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) > 0) {
       std::lock_guard<std::mutex> lock(mutex_);
       wake_.notify_all();
     }
-    claim_parts(generation);
-    for (auto waited = Clock::now(), start = waited; done_.load(std::memory_order_acquire) < parts;) {
-      if ((waited = Clock::now()) - start < spin_for)
+    claim_parts(0, participants, generation);
+    for (auto start = Clock::now(); done_.load(std::memory_order_acquire) < parts;) {
+      if (Clock::now() - start < spin_for)
         cpu_relax();
       else
         std::this_thread::yield();  // a part left is held by a thread that is off its core
@@ -125,7 +138,7 @@ class ThreadPool {
     if (failed_.load(std::memory_order_acquire)) std::rethrow_exception(error_);
   }
 
-  // Keeps at most `helpers` threads (called with no loop running).
+  // Keeps at most `helpers` threads (waits for a running loop to end first).
   void shrink(int helpers) {
     bool idle = false;
     while (!busy_.compare_exchange_weak(idle, true, std::memory_order_acquire)) idle = false;
@@ -144,54 +157,72 @@ class ThreadPool {
 
  private:
   using Clock = std::chrono::steady_clock;
-  // ticket_ holds a loop's generation in its high bits and the next part to claim in its low ones.
   static constexpr int part_bits = 24;
   static constexpr std::uint64_t part_mask = (std::uint64_t(1) << part_bits) - 1;
 
+  struct alignas(64) Range {  // a cache line each: participants claim in their own without contention
+    std::atomic<std::uint64_t> ticket{0};
+    std::atomic<Index> end{0};
+  };
+
+  // Room for `helpers` threads and their ranges (called by run's caller, with no loop running).
   void grow(int helpers) {
+    if (capacity_ < helpers + 1) {
+      // A thread late for the last loop may still look at the old ranges (and find that loop over),
+      // so they are kept, not freed: this happens only when the threads grow past their most.
+      arrays_.emplace_back(new Range[static_cast<std::size_t>(helpers + 1)]);
+      ranges_.store(arrays_.back().get(), std::memory_order_release);
+      capacity_ = helpers + 1;
+    }
     threads_.reserve(static_cast<std::size_t>(helpers));
     while (static_cast<int>(threads_.size()) < helpers) {
       const int index = static_cast<int>(threads_.size());
-      threads_.emplace_back([this, index, seen = ticket_.load() >> part_bits] { work(index, seen); });
+      threads_.emplace_back([this, index, seen = generation_.load()] { work(index, seen); });
     }
   }
 
-  // Claims and runs parts of loop `generation` until none is left.
-  void claim_parts(std::uint64_t generation) {
-    std::uint64_t ticket = ticket_.load(std::memory_order_acquire);
-    for (;;) {
-      if (ticket >> part_bits != generation) return;
-      const Index c = static_cast<Index>(ticket & part_mask);
-      if (c >= count_.load(std::memory_order_relaxed)) return;
-      if (!ticket_.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel, std::memory_order_acquire))
-        continue;
-      // Part c is ours, so loop `generation` cannot end before it does: its call and body stay valid.
-      try {
-        call_.load(std::memory_order_relaxed)(body_.load(std::memory_order_relaxed), c);
-      } catch (...) {
-        bool first = false;
-        if (failed_.compare_exchange_strong(first, true, std::memory_order_acq_rel)) error_ = std::current_exception();
+  // Participant `me` claims and runs parts of loop `generation`: its own range's, then the others'.
+  void claim_parts(int me, int participants, std::uint64_t generation) {
+    Range* ranges = ranges_.load(std::memory_order_acquire);
+    for (int k = 0; k < participants; ++k) {
+      Range& range = ranges[(me + k) % participants];
+      std::uint64_t ticket = range.ticket.load(std::memory_order_acquire);
+      for (;;) {
+        if (ticket >> part_bits != generation) return;  // the loop is over (every part has run)
+        const Index c = static_cast<Index>(ticket & part_mask);
+        if (c >= range.end.load(std::memory_order_relaxed)) break;
+        if (!range.ticket.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel,
+                                                std::memory_order_acquire))
+          continue;
+        // Part c is ours, so loop `generation` cannot end before it does: its call and body stay valid.
+        try {
+          call_.load(std::memory_order_relaxed)(body_.load(std::memory_order_relaxed), c);
+        } catch (...) {
+          bool first = false;
+          if (failed_.compare_exchange_strong(first, true, std::memory_order_acq_rel))
+            error_ = std::current_exception();
+        }
+        done_.fetch_add(1, std::memory_order_acq_rel);
+        ticket = range.ticket.load(std::memory_order_acquire);
       }
-      done_.fetch_add(1, std::memory_order_acq_rel);
-      ticket = ticket_.load(std::memory_order_acquire);
     }
   }
 
   void work(int index, std::uint64_t seen) {
     for (;;) {
-      const std::uint64_t ticket = wait_for_loop(index, seen);
+      seen = wait_for_loop(index, seen);
       if (stop_.load(std::memory_order_acquire) == index) return;
-      seen = ticket >> part_bits;
-      if (index < helpers_.load(std::memory_order_relaxed)) claim_parts(seen);
+      const int participants = participants_.load(std::memory_order_relaxed);
+      if (index + 1 < participants) claim_parts(index + 1, participants, seen);
     }
   }
 
-  // The ticket of the first loop after `seen` (or the current one when thread `index` must stop).
+  // The generation of the first loop after `seen` (or `seen` when thread `index` must stop).
   std::uint64_t wait_for_loop(int index, std::uint64_t seen) {
     const auto start = Clock::now();
     for (unsigned i = 0;; ++i) {
-      const std::uint64_t ticket = ticket_.load(std::memory_order_acquire);
-      if (ticket >> part_bits != seen || stop_.load(std::memory_order_acquire) == index) return ticket;
+      const std::uint64_t generation = generation_.load(std::memory_order_acquire);
+      if (generation != seen || stop_.load(std::memory_order_acquire) == index) return generation;
       if (i % 64 != 63) {
         cpu_relax();
         continue;
@@ -205,20 +236,22 @@ class ThreadPool {
       std::unique_lock<std::mutex> lock(mutex_);
       sleepers_.fetch_add(1, std::memory_order_seq_cst);
       wake_.wait(lock, [&] {
-        return ticket_.load(std::memory_order_seq_cst) >> part_bits != seen ||
-               stop_.load(std::memory_order_seq_cst) == index;
+        return generation_.load(std::memory_order_seq_cst) != seen || stop_.load(std::memory_order_seq_cst) == index;
       });
       sleepers_.fetch_sub(1, std::memory_order_relaxed);
     }
   }
 
   std::vector<std::thread> threads_;
+  std::vector<std::unique_ptr<Range[]>> arrays_;  // every range array made; the last is in use
+  std::atomic<Range*> ranges_{nullptr};
+  int capacity_ = 0;
   std::atomic<bool> busy_{false};
-  std::atomic<std::uint64_t> ticket_{0};
+  std::atomic<std::uint64_t> generation_{0};
   std::atomic<void (*)(void*, Index)> call_{nullptr};
   std::atomic<void*> body_{nullptr};
-  std::atomic<Index> count_{0}, done_{0};
-  std::atomic<int> helpers_{0}, sleepers_{0}, stop_{-1};
+  std::atomic<Index> done_{0};
+  std::atomic<int> participants_{0}, sleepers_{0}, stop_{-1};
   std::atomic<bool> failed_{false};
   std::exception_ptr error_;
   std::mutex mutex_;

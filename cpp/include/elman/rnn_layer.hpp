@@ -131,17 +131,23 @@ void rnn_forward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity 
 }
 
 // y (B, n) [+]= x (B, K) W^T, W being (n, K), for one time step. At batch 1 a matrix-vector product
-// read from W where it lies (no packing), so a token costs one pass over W; otherwise the packed product.
+// read from W where it lies (no packing), so a token costs one pass over W; otherwise the packed
+// product. Threads take rows of W (columns of y) when W is big enough to pay: at batch 1 each then
+// reads its own part of W, which for a large W_hh may fit the caches of its core.
 template <typename S>
 void step_product(const ConstMatMap<S>& x, const ConstMatMap<S>& W, MatMap<S> y, bool accumulate) {
-  if (x.rows() == 1) {
-    if (accumulate)
-      y.row(0).transpose().noalias() += W * x.row(0).transpose();
-    else
-      y.row(0).transpose().noalias() = W * x.row(0).transpose();
-    return;
-  }
-  gemm(x, W.transpose(), y, accumulate);
+  parallel_for(W.rows(), double(x.rows()) * W.rows() * W.cols(), [&](Index c0, Index c1) {
+    const auto w = W.middleRows(c0, c1 - c0);
+    auto part = y.middleCols(c0, c1 - c0);
+    if (x.rows() == 1) {
+      if (accumulate)
+        part.row(0).transpose().noalias() += w * x.row(0).transpose();
+      else
+        part.row(0).transpose().noalias() = w * x.row(0).transpose();
+    } else {
+      gemm(x, w.transpose(), part, accumulate);
+    }
+  }, 16);
 }
 
 // One step of a forward layer for B sequences: out (B, H) = f(x W_xh^T + b_h + prev W_hh^T), x being
