@@ -28,6 +28,25 @@ def test_stepping_equals_forward(rng, layers, nonlinearity, tokens, dtype, batch
     np.testing.assert_allclose(h, h_n, **tol)
 
 
+@pytest.mark.parametrize("batch", [1, 4])
+def test_stepping_a_large_model_on_several_threads_equals_forward(rng, batch):
+    """Big enough (B*H*H multiply-adds) that each step's product splits W_hh's rows across threads."""
+    threads = elman.get_num_threads()
+    try:
+        elman.set_num_threads(3)
+        m = elman.RNN(5, 768, 7, dtype="float64", seed=2)
+        x, h0 = rng.normal(size=(4, batch, 5)), rng.normal(size=(1, batch, 768))
+        y, h_n = m.forward(x, h0)
+        h, ys = h0, []
+        for t in range(4):
+            y_t, h = m.step(x[t], h)
+            ys.append(y_t)
+        np.testing.assert_allclose(np.stack(ys), y, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(h, h_n, rtol=1e-12, atol=1e-12)
+    finally:
+        elman.set_num_threads(threads)
+
+
 def test_step_leaves_its_input_state_alone_and_takes_one_sequence(rng):
     m = elman.RNN(3, 5, 2, num_layers=2, dtype="float64", seed=1)
     h = rng.normal(size=(2, 5))

@@ -7,7 +7,9 @@
 // thread claiming too: a thread that another program keeps off its core delays the loop by at most the
 // part it holds, never by a fixed share of the work (which is what made a fixed split, OpenMP's
 // static schedule with libgomp's spin-waits, 5-40x slower than one thread on a machine with one core
-// busy). Waiting threads spin for microseconds, then yield their core, then sleep.
+// busy). Waiting threads spin for microseconds, then yield their core, then sleep. When a loop's caller
+// still waits longer for a preempted helper's part than it worked itself, its next loops run alone
+// for a while (the same parts in order, so the same bits), and try the helpers again after.
 #pragma once
 
 #include <algorithm>
@@ -109,6 +111,11 @@ class ThreadPool {
       std::atomic<bool>& busy;
       ~Release() { busy.store(false, std::memory_order_release); }
     } release{busy_};
+    const auto begin = Clock::now();
+    if (begin < alone_until_) {  // the same parts, so the same bits, as with the helpers
+      for (Index c = 0; c < parts; ++c) part(c);
+      return;
+    }
     grow(helpers);
     const int participants = helpers + 1;
     const std::uint64_t generation = generation_.load(std::memory_order_relaxed) + 1;
@@ -129,12 +136,16 @@ class ThreadPool {
       wake_.notify_all();
     }
     claim_parts(0, participants, generation);
-    for (auto start = Clock::now(); done_.load(std::memory_order_acquire) < parts;) {
-      if (Clock::now() - start < spin_for)
+    const auto own = Clock::now();
+    auto now = own;
+    while (done_.load(std::memory_order_acquire) < parts) {
+      if (now - own < spin_for)
         cpu_relax();
       else
         std::this_thread::yield();  // a part left is held by a thread that is off its core
+      now = Clock::now();
     }
+    held_up(own - begin, now - own, now);
     if (failed_.load(std::memory_order_acquire)) std::rethrow_exception(error_);
   }
 
@@ -159,6 +170,19 @@ class ThreadPool {
   using Clock = std::chrono::steady_clock;
   static constexpr int part_bits = 24;
   static constexpr std::uint64_t part_mask = (std::uint64_t(1) << part_bits) - 1;
+
+  // After a loop in which the caller worked for `worked` and then waited `waited` for parts that pool
+  // threads held: when the wait outgrew the work (a helper was kept off its core while holding a part,
+  // so the loop would have been faster alone), the caller's loops run alone for a while, twice as long
+  // each time this happens again (up to most_alone), half as long after a loop that went well.
+  void held_up(Clock::duration worked, Clock::duration waited, Clock::time_point now) {
+    if (waited > std::max<Clock::duration>(worked, least_wait)) {
+      alone_for_ = std::min<Clock::duration>(std::max<Clock::duration>(2 * alone_for_, least_alone), most_alone);
+      alone_until_ = now + alone_for_;
+    } else {
+      alone_for_ /= 2;
+    }
+  }
 
   struct alignas(64) Range {  // a cache line each: participants claim in their own without contention
     std::atomic<std::uint64_t> ticket{0};
@@ -242,7 +266,12 @@ class ThreadPool {
     }
   }
 
+  static constexpr std::chrono::microseconds least_wait{50};
+  static constexpr std::chrono::milliseconds least_alone{5}, most_alone{500};
+
   std::vector<std::thread> threads_;
+  Clock::time_point alone_until_{};  // the caller's loops run alone until then (owned by busy_'s holder)
+  Clock::duration alone_for_{0};
   std::vector<std::unique_ptr<Range[]>> arrays_;  // every range array made; the last is in use
   std::atomic<Range*> ranges_{nullptr};
   int capacity_ = 0;
