@@ -323,9 +323,10 @@ class Forecaster:
     horizon: steps to forecast (>= 1). window: rows of history the network reads (default: three
     seasons, at least the horizon and 24, at most what leaves half the series for windows).
     likelihood: None (point forecasts, loss "mse") or "gaussian" (a mean and a log-variance per output,
-    loss "gaussian_nll", for predict_interval). strategy: "direct" (every step at once) or
-    "recursive" (one step, fed back). difference: "auto" (see the module's step 1), "seasonal"
-    (changes over a season), True (changes) or False (levels).
+    loss "gaussian_nll", for predict_interval: the network's spread, its width calibrated by weighted
+    split-conformal prediction on forecasts of outcomes it had not seen; module docstring, "Intervals").
+    strategy: "direct" (every step at once) or "recursive" (one step, fed back). difference: "auto"
+    (see the module's step 1), "seasonal" (changes over a season), True (changes) or False (levels).
     season: the period seasonal naive repeats and the default window counts in (default: from the pandas
     index's frequency, else the clearest autocorrelation peak, else 1). fill: None (NaN or inf is an
     error), "interpolate" or "ffill". validation: the fraction of the fitted series' tail held out to
