@@ -8,7 +8,8 @@ for the intervals) and forecasts from every test origin without refitting; ETS (
 trend, additive season) and SARIMA ((1,1,1)x(0,1,1,m), or (2,0,1) with a constant for a yearly series
 without trend) are refitted at every origin, as the benchmark's ambition asks. Scores: RMSE over
 every origin and step; the geometric mean of elman's RMSE over the better statsmodels model's; the
-share of held-out values inside elman's 80% intervals. Real series ship with statsmodels
+share of held-out values inside elman's 80% intervals (at each origin calibrated on the forecasts
+whose outcomes are known by then: forecaster.py's "Intervals"). Real series ship with statsmodels
 (statsmodels.datasets): nothing is downloaded.
 """
 

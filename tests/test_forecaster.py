@@ -2,11 +2,13 @@
 
 Small networks and few steps keep each fit well under a second."""
 
+from statistics import NormalDist
+
 import numpy as np
 import pytest
 
 import elman
-from elman.forecaster import Forecaster
+from elman.forecaster import HALF_LIFE, Forecaster
 
 pd = pytest.importorskip("pandas")
 
@@ -159,6 +161,59 @@ def test_intervals_follow_the_held_out_tail(strategy):
     bt = f.backtest(y, start=500, stride=2)
     inside = (bt.actual >= bt.lower) & (bt.actual <= bt.upper)
     assert 0.6 <= inside.mean() <= 0.95, inside.mean()
+
+
+@pytest.mark.parametrize("strategy", ["direct", "recursive"])
+def test_intervals_match_known_quantiles_when_the_noise_doubles(strategy):
+    """y is a season plus N(0, sd^2) noise, sd 0.5 in the fitted series and 1.0 after it: the best 80%
+    interval is the season -/+ 1.28 sd. The network only saw sd 0.5; its forecasts past the fitted
+    series, scored as their outcomes arrive, must widen the intervals to the new known quantiles. Within
+    a factor 1.2 (the mean's own error adds about 5%), so intervals 1.3x too wide, or not widened, fail."""
+    rng = np.random.default_rng(3)
+    t = np.arange(900)
+    sd = np.where(t < 600, 0.5, 1.0)
+    y = 10 + 2 * np.sin(2 * np.pi * t / 12) + sd * rng.normal(size=t.size)
+    f = Forecaster(6, likelihood="gaussian", strategy=strategy, difference=False, steps=300, hidden_size=16, seed=0)
+    f.fit(y[:600])
+    z = NormalDist().inv_cdf(0.9)
+    lower, upper = f.predict_interval()
+    assert 1 / 1.2 < np.exp(np.log((upper - lower) / 2 / (z * 0.5)).mean()) < 1.2
+    bt = f.backtest(y, start=600)
+    later = bt.origins >= 600 + 6 * HALF_LIFE  # older scores weigh under 2%
+    half = ((bt.upper - bt.lower) / 2)[later, :, 0]
+    known = z * np.stack([sd[o : o + 6] for o in bt.origins[later]])
+    assert 1 / 1.2 < np.exp(np.log(half / known).mean()) < 1.2
+    inside = (bt.actual >= bt.lower) & (bt.actual <= bt.upper)
+    assert 0.72 <= inside[later].mean() <= 0.88
+    if strategy == "direct":  # a backtest's interval is predict_interval's from the history before its origin
+        i = int(np.argmax(bt.origins == 700))
+        lower, upper = f.predict_interval(y[:700])
+        np.testing.assert_allclose(bt.lower[i, :, 0], lower)
+        np.testing.assert_allclose(bt.upper[i, :, 0], upper)
+
+
+def test_conformal_quantile_is_the_weighted_one():
+    """The spread's multiple against a plain loop over the scores sorted, each weighing 2^(-age /
+    HALF_LIFE), the forecast's own unknown score weighing 1 (Barber et al. 2023)."""
+    f = Forecaster(3, likelihood="gaussian", **FAST).fit(seasonal(200, noise=1.0))
+    scores, origins = f.scores_, f.score_origins_
+    assert scores.shape == (len(origins), 3, 1) and np.isfinite(scores).all()
+    for at, coverage in ((200, 0.8), (200, 0.5), (230, 0.9)):
+        pairs = sorted(
+            (scores[i, h, 0], 0.5 ** ((at - o) / HALF_LIFE)) for i, o in enumerate(origins) for h in range(3)
+        )
+        total = sum(w for _, w in pairs) + 1.0
+        running, expected = 0.0, pairs[-1][0]
+        for score, w in pairs:
+            running += w
+            if running / total >= coverage:
+                expected = score
+                break
+        np.testing.assert_allclose(f._quantiles(scores, origins, at, coverage), [expected])
+    unscored = Forecaster(3, likelihood="gaussian", validation=0.0, **FAST).fit(seasonal(200, noise=1.0))
+    assert len(unscored.scores_) == 0  # nothing held out: the Gaussian's own quantile
+    q = unscored._quantiles(unscored.scores_, unscored.score_origins_, 200, 0.8)
+    np.testing.assert_allclose(q, [NormalDist().inv_cdf(0.9)])
 
 
 def test_predict_interval_needs_gaussian():

@@ -24,9 +24,20 @@ VALIDATE_EVERY steps the network forecasts from each origin in it, and training 
 forecasts' squared error has not improved for PATIENCE checks; the best weights are kept. Then
 (`refit`) a network is trained again from the same seed on the whole series for that many steps.
 
-Intervals: "direct" has a Gaussian per step; "recursive" draws `num_samples` paths, each step's draw fed
-back, and takes their quantiles. Both are widened per step by a factor fitted on the held-out
-forecasts, so that a coverage-c interval covers about c of held-out points.
+Intervals: weighted split-conformal prediction (Barber, Candes, Ramdas and Tibshirani, "Conformal
+prediction beyond exchangeability", 2023) on the network's own spread. A forecast's spread at step j is
+the largest over steps 1..j (so widths grow with the step) of the Gaussian's standard deviation
+("direct") or of `num_samples` drawn paths, each step's draw fed back ("recursive"). A past forecast
+scores |actual - forecast| / spread at every step whose outcome is known; a coverage-c interval is the
+forecast -/+ q * spread, with q (one per column, pooled over the steps) the c-quantile of the scores
+known at the forecast's origin, each weighted 2^(-age / HALF_LIFE) by the origins between them, the
+forecast's own unknown score weighing 1 (q is then the largest score when there are too few, and the
+Gaussian's when there are none). Every score is of a network that had not seen what it forecast: at
+fit, those of the held-out tail by the network trained without it; then, when a history continues the
+fitted series, those of the final network from the history's origins past the fitted series, joining
+as their outcomes become known (as in EnbPI and darts' conformal models), so the widths follow the
+recent errors without refitting. HALF_LIFE was chosen on series and seeds benchmarks/forecast.py does
+not score (benchmarks/RESULTS.md, "Forecasting").
 """
 
 from __future__ import annotations
@@ -49,7 +60,7 @@ from .model import RNN, load
 from .optim import Adam
 from .train import Cosine, Trainer
 
-FORMAT = 1
+FORMAT = 2  # 2: conformal scores replace format 1's width factors
 METADATA_KEY = "forecaster"  # the model file's metadata entry holding the Forecaster's state (JSON)
 TREND_R2 = 0.5  # difference="auto" models changes when a straight line explains this much of a column
 SEASONAL_RATIO = 0.75  # ... and changes over a season when seasonal naive errs this much less than persistence
@@ -57,6 +68,8 @@ STRATEGIES = ("direct", "recursive")
 VALIDATE_EVERY = 25  # training steps between validations
 PATIENCE = 10  # validations without a better one before training stops
 DEFAULT_STRATEGY = "direct"
+HALF_LIFE = 8  # origins of age that halve a conformal score's weight (see the module's "Intervals")
+AGE_LIMIT = 30 * HALF_LIFE  # scores older than this (weight below 1e-9) are left out
 
 # Seasons of the pandas frequencies (their names' leading letters): the period seasonal naive repeats.
 _SEASONS = {"MIN": 60, "H": 24, "D": 7, "B": 5, "W": 52, "SM": 24, "M": 12, "Q": 4, "A": 1, "Y": 1}
@@ -310,14 +323,16 @@ class Forecaster:
     horizon: steps to forecast (>= 1). window: rows of history the network reads (default: three
     seasons, at least the horizon and 24, at most what leaves half the series for windows).
     likelihood: None (point forecasts, loss "mse") or "gaussian" (a mean and a log-variance per output,
-    loss "gaussian_nll", for predict_interval). strategy: "direct" (every step at once) or
-    "recursive" (one step, fed back). difference: "auto" (see the module's step 1), "seasonal"
-    (changes over a season), True (changes) or False (levels).
+    loss "gaussian_nll", for predict_interval: the network's spread, its width calibrated by weighted
+    split-conformal prediction on forecasts of outcomes it had not seen; module docstring, "Intervals").
+    strategy: "direct" (every step at once) or "recursive" (one step, fed back). difference: "auto"
+    (see the module's step 1), "seasonal" (changes over a season), True (changes) or False (levels).
     season: the period seasonal naive repeats and the default window counts in (default: from the pandas
     index's frequency, else the clearest autocorrelation peak, else 1). fill: None (NaN or inf is an
     error), "interpolate" or "ffill". validation: the fraction of the fitted series' tail held out to
-    choose the training length and the intervals' widths (0: train `steps` steps, raw widths). refit:
-    train again on the whole series for the chosen number of steps.
+    choose the training length and to score the forecasts that calibrate the intervals (0: train
+    `steps` steps; intervals from the Gaussian until a history past the fitted series scores some).
+    refit: train again on the whole series for the chosen number of steps.
     hidden_size, num_layers, steps, batch_size, lr: the network and its training. num_samples: the
     paths "recursive" draws for intervals. seed: the same seed gives the same forecasts. progress:
     a tqdm bar during fit (None: when stderr is a terminal).
@@ -439,14 +454,15 @@ class Forecaster:
         hold = max(int(round(N * self.validation)), 2 * self.horizon) if self.validation else 0
         if N - hold < self.min_length():
             hold = 0  # too short to hold anything out: fixed steps, raw widths
-        self.width_factor_ = np.ones(self.horizon)
+        self.scores_, self.score_origins_ = np.empty((0, self.horizon, k)), np.empty(0, dtype=np.int64)
         head = None if covariates is None else covariates[: N - hold]
         self.steps_ = self._train(values[: N - hold], head, (values, covariates, N - hold) if hold else None)
         if hold and self.likelihood:
             if self.refit and self.steps_ < self.steps:
-                # the final network runs its whole schedule in steps_ steps: widths from one trained so too
+                # the final network runs its whole schedule in steps_ steps: scores from one trained so too
                 self._train(values[: N - hold], head, None, self.steps_)
-            self.width_factor_ = self._fit_widths(values, covariates, N - hold)
+            self.score_origins_ = np.arange(max(N - hold, N - AGE_LIMIT), N - self.horizon + 1)
+            self.scores_ = self._scores(values, covariates, self.score_origins_)
         if hold and self.refit:
             self._train(values, covariates, None, self.steps_)
         self._keep_tail(values, covariates)
@@ -684,35 +700,68 @@ class Forecaster:
         levels = self._levels(z, np.repeat(before, S, axis=0))
         return levels.reshape(B, H, k) if draw is None else levels.reshape(B, S, H, k)
 
-    def _bounds(
-        self, levels: np.ndarray, spread: np.ndarray | None, paths: np.ndarray | None, coverage: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The coverage interval (B, H, k) of each step, widened by the calibrated factors."""
-        factor = self.width_factor_[None, :, None]
-        if spread is not None:
-            z = NormalDist().inv_cdf(0.5 + coverage / 2)
-            return levels - z * factor * spread, levels + z * factor * spread
-        assert paths is not None
-        q = np.quantile(paths, [0.5 - coverage / 2, 0.5 + coverage / 2], axis=1)  # (2, B, H, k)
-        return levels + factor * (q[0] - levels), levels + factor * (q[1] - levels)
+    def _spread(self, spread: np.ndarray | None, paths: np.ndarray | None) -> np.ndarray:
+        """(B, H, k) the spread of each step (see the module's "Intervals"): the largest so far of the
+        Gaussian's standard deviation (direct) or of the sample paths' (recursive)."""
+        s = paths.std(axis=1) if spread is None and paths is not None else spread
+        assert s is not None
+        return np.maximum.accumulate(np.maximum(s, 1e-12), axis=1)
 
-    def _fit_widths(self, values: np.ndarray, covariates: np.ndarray | None, start: int) -> np.ndarray:
-        """Per horizon step, the factor that makes the 80% intervals of forecasts from every origin in
-        values[start:] cover 80% of what followed (found on the standardized errors, then smoothed)."""
-        origins = np.arange(max(start, self.window_ + 1), len(values) - self.horizon + 1)
+    def _scores(self, values: np.ndarray, covariates: np.ndarray | None, origins: np.ndarray) -> np.ndarray:
+        """(n, H, k) conformal scores |actual - forecast| / spread of the forecasts from each origin of
+        values, NaN where the outcome lies past the end of values."""
         histories = [self._cut(values, covariates, int(o)) for o in origins]
         levels, spread, paths = self._forecast(histories, samples=self.num_samples)
-        actual = np.stack([values[o : o + self.horizon] for o in origins])
-        self.width_factor_ = np.ones(self.horizon)
-        lower, upper = self._bounds(levels, spread, paths, 0.8)
-        half = np.maximum((upper - lower) / 2, 1e-12)
-        ratio = np.abs(actual - (upper + lower) / 2) / half  # 1 = on the 80% bound
-        factors = np.maximum.accumulate(np.clip(np.quantile(ratio, 0.8, axis=(0, 2)), 0.5, 4.0))
-        # A running maximum keeps the widths growing with the step. The held-out errors are those of a
-        # network trained without the held-out tail; the final one, trained on it too, errs less: half
-        # the factor (in log scale) brought 80% intervals nearest 80% in benchmarks/forecast.py (the whole
-        # factor covered 76-100%, none 63-72%).
-        return np.sqrt(factors)
+        actual = np.full_like(levels, np.nan)
+        for i, o in enumerate(origins):
+            known = values[o : o + self.horizon]
+            actual[i, : len(known)] = known
+        return np.abs(actual - levels) / self._spread(spread, paths)
+
+    def _quantiles(self, scores: np.ndarray, origins: np.ndarray, at: int, coverage: float) -> np.ndarray:
+        """(k,) the weighted `coverage` quantile of the scores (n, H, k) of forecasts from `origins` whose
+        outcomes are known at origin `at`: the spread's multiple that makes a coverage interval there."""
+        age = at - origins
+        steps = np.arange(1, self.horizon + 1)
+        known = (origins[:, None] + steps <= at) & (age[:, None] <= AGE_LIMIT)  # (n, H)
+        weight = np.broadcast_to((0.5 ** (age / HALF_LIFE))[:, None], known.shape)[known]
+        out = np.full(scores.shape[2], NormalDist().inv_cdf(0.5 + coverage / 2))
+        if not weight.size:
+            return out
+        for j in range(scores.shape[2]):
+            s = scores[:, :, j][known]
+            order = np.argsort(s, kind="stable")
+            cumulative = np.cumsum(weight[order]) / (weight.sum() + 1.0)  # the forecast's own score weighs 1
+            out[j] = s[order[min(int(np.searchsorted(cumulative, coverage)), len(s) - 1)]]
+        return out
+
+    def _intervals(
+        self,
+        values: np.ndarray,
+        covariates: np.ndarray | None,
+        origins: np.ndarray,
+        coverage: float,
+        continues: bool,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(forecast, lower, upper), each (B, H, k): the forecasts from each origin of values and their
+        `coverage` intervals, calibrated on the fit's scores and, when values `continues` the fitted
+        series, on those of the forecasts from its origins past the fitted series known by then."""
+        histories = [self._cut(values, covariates, int(o)) for o in origins]
+        levels, spread, paths = self._forecast(histories, samples=self.num_samples)
+        scores, score_origins = self.scores_, self.score_origins_
+        fitted = self.fitted_length_
+        if continues and origins.max() > fitted:
+            new = np.arange(max(fitted, int(origins.min()) - AGE_LIMIT), int(origins.max()))
+            scores = np.concatenate([scores, self._scores(values, covariates, new)])
+            score_origins = np.concatenate([score_origins, new])
+        q = np.stack([self._quantiles(scores, score_origins, max(int(o), fitted), coverage) for o in origins])
+        half = q[:, None, :] * self._spread(spread, paths)
+        return levels, levels - half, levels + half
+
+    def _continues(self, values: np.ndarray) -> bool:
+        """Whether values holds the fitted series' last values where the fitted series had them."""
+        fitted, keep = self.fitted_length_, len(self.tail_)
+        return len(values) > fitted and np.array_equal(values[fitted - keep : fitted], self.tail_)
 
     def _cut(
         self, values: np.ndarray, covariates: np.ndarray | None, origin: int
@@ -751,15 +800,16 @@ class Forecaster:
         self, y: Any = None, X_future: Any = None, coverage: float = 0.8, *, X: Any = None
     ) -> tuple[Any, Any]:
         """(lower, upper): the bounds that the next values fall between with probability `coverage`,
-        shaped like predict's result. Needs likelihood="gaussian"."""
+        shaped like predict's result. Needs likelihood="gaussian". When y continues the fitted series,
+        the forecasts from its origins past the fitted series calibrate the widths too (module docstring)."""
         if self.likelihood is None:
             raise ValueError("predict_interval needs a Forecaster(likelihood='gaussian'); this one has likelihood None")
         coverage = check.real("coverage", coverage, 0.0)
         if not 0 < coverage < 1:
             raise ValueError(f"coverage is {coverage}; expected a probability in (0, 1), such as 0.8")
         values, covariates, table = self._history(y, X, X_future)
-        levels, spread, paths = self._forecast([(values, covariates)], samples=self.num_samples)
-        lower, upper = self._bounds(levels, spread, paths, coverage)
+        continues = y is not None and self._continues(values)
+        _, lower, upper = self._intervals(values, covariates, np.array([len(values)]), coverage, continues)
         return self._result(lower[0], table, "lower"), self._result(upper[0], table, "upper")
 
     # --------------------------------------------------------------------------------- backtest
@@ -769,7 +819,8 @@ class Forecaster:
     ) -> Backtest:
         """Forecasts from every origin start, start + stride, ... (how many values of y each sees) up to
         len(y) - horizon, without refitting, scored against what followed. start defaults to the length
-        of the fitted series (y then holds it and what came after)."""
+        of the fitted series (y then holds it and what came after). The intervals are predict_interval's
+        from y[:origin]: those past the fitted series calibrated on the outcomes known by then too."""
         self._needs_fit()
         values = _table("y", y, self.fill).values
         if values.shape[1] != self.targets_:
@@ -792,11 +843,11 @@ class Forecaster:
                 f"season of history before it, and horizon {self.horizon} values after it in y's {N})"
             )
         origins = np.arange(start, N - self.horizon + 1, stride)
-        histories = [self._cut(values, covariates, int(o)) for o in origins]
-        levels, spread, paths = self._forecast(histories, samples=self.num_samples if self.likelihood else 0)
         lower = upper = None
         if self.likelihood:
-            lower, upper = self._bounds(levels, spread, paths, coverage)
+            levels, lower, upper = self._intervals(values, covariates, origins, coverage, self._continues(values))
+        else:
+            levels, _, _ = self._forecast([self._cut(values, covariates, int(o)) for o in origins])
         H, m = self.horizon, self.season_
         actual = np.stack([values[o : o + H] for o in origins])
         naive = np.stack([values[o - m + (np.arange(H) % m)] for o in origins])
@@ -820,7 +871,8 @@ class Forecaster:
             "z_scaler": self.z_scaler_.to_dict(),
             "x_scaler": None if self.x_scaler_ is None else self.x_scaler_.to_dict(),
             "scale": self.scale_.tolist(),
-            "width_factor": self.width_factor_.tolist(),
+            "scores": self.scores_.tolist(),
+            "score_origins": self.score_origins_.tolist(),
             "kind": self.kind_,
             "one_column": self.one_column_,
             "names": self.names_,
@@ -843,8 +895,11 @@ class Forecaster:
             )
         try:
             state = json.loads(text)
-            if state["format"] > FORMAT:
-                raise ValueError(f"forecaster format {state['format']} is newer than this elman's ({FORMAT})")
+            if state["format"] != FORMAT:
+                raise ValueError(
+                    f"forecaster format {state['format']}; this elman reads format {FORMAT} (format 1's interval "
+                    "widths are not conformal scores: fit it again)"
+                )
             f = cls(**state["settings"])
             f.season_, f.window_ = int(state["season"]), int(state["window"])
             f.targets_, f.covariates_ = int(state["targets"]), int(state["covariates"])
@@ -853,7 +908,8 @@ class Forecaster:
             f.z_scaler_ = Normalizer.from_dict(state["z_scaler"])
             f.x_scaler_ = None if state["x_scaler"] is None else Normalizer.from_dict(state["x_scaler"])
             f.scale_ = np.array(state["scale"], dtype=np.float64)
-            f.width_factor_ = np.array(state["width_factor"], dtype=np.float64)
+            f.scores_ = np.array(state["scores"], dtype=np.float64).reshape(-1, f.horizon, f.targets_)
+            f.score_origins_ = np.array(state["score_origins"], dtype=np.int64)
             f.kind_, f.one_column_, f.names_ = state["kind"], bool(state["one_column"]), state["names"]
             f.index_, f.fitted_length_ = state["index"], int(state["fitted_length"])
             f.tail_ = np.array(state["tail"], dtype=np.float64).reshape(-1, f.targets_)
