@@ -60,7 +60,7 @@ from .model import RNN, load
 from .optim import Adam
 from .train import Cosine, Trainer
 
-FORMAT = 2  # 2: conformal scores replace format 1's width factors
+FORMAT = 1  # of the forecaster's state in the file's metadata (no release has written another)
 METADATA_KEY = "forecaster"  # the model file's metadata entry holding the Forecaster's state (JSON)
 TREND_R2 = 0.5  # difference="auto" models changes when a straight line explains this much of a column
 SEASONAL_RATIO = 0.75  # ... and changes over a season when seasonal naive errs this much less than persistence
@@ -895,11 +895,8 @@ class Forecaster:
             )
         try:
             state = json.loads(text)
-            if state["format"] != FORMAT:
-                raise ValueError(
-                    f"forecaster format {state['format']}; this elman reads format {FORMAT} (format 1's interval "
-                    "widths are not conformal scores: fit it again)"
-                )
+            if state["format"] > FORMAT:
+                raise ValueError(f"forecaster format {state['format']} is newer than this elman's ({FORMAT})")
             f = cls(**state["settings"])
             f.season_, f.window_ = int(state["season"]), int(state["window"])
             f.targets_, f.covariates_ = int(state["targets"]), int(state["covariates"])
