@@ -6,6 +6,10 @@ each in its own process, in one run.
     python benchmarks/train_step.py --load                # the same with a busy loop on one core
     python benchmarks/train_step.py --sizes tiny,small --dtype float64 --threads 1
     python benchmarks/train_step.py --input tokens        # class ids in, cross-entropy (language models)
+    python benchmarks/train_step.py --forward             # inference: forward pass and head only
+
+--forward times the forward pass with the head (y for every step, h_n) instead of a training step,
+against PyTorch under torch.no_grad() and onnxruntime running elman's ONNX export (float32, dense).
 
 --threads default (the default) leaves every library at its own thread count, as a user gets it;
 "elman-1t" is elman at one thread, the yardstick of the load test (at its default under load elman
@@ -13,8 +17,8 @@ should be no more than 1.5x slower than at one thread). --load runs a busy-loop 
 last core this process may use for the whole run, as another program would.
 
 Prints ms/step (the median over --rounds interleaved runs of each run's median), GFLOP/s
-(6·T·B·(I·H + H·H + H·O) per step), the growth of peak memory during the steps, and
-best-peer-time / elman-time; the machine's sgemm rate (1024 x 1024 float32,
+(6·T·B·(I·H + H·H + H·O) per step, a third of it for --forward), the growth of peak memory during
+the steps, and best-peer-time / elman-time; the machine's sgemm rate (1024 x 1024 float32,
 torch.matmul where torch is installed, else numpy) is the ceiling. Peers that are not installed
 are skipped.
 """
@@ -36,6 +40,7 @@ SIZES = {  # I, H, O, B, T
     "large": (512, 1024, 512, 64, 50),
 }
 FRAMEWORKS = ("elman", "elman-1t", "torch", "jax")
+FORWARD_FRAMEWORKS = ("elman", "elman-1t", "torch", "onnxruntime")
 DEFAULT = 0  # --threads default: each library's own thread count
 
 
@@ -90,7 +95,7 @@ def data(size, dtype, tokens):
     return rng.normal(size=(T, B, I)).astype(dtype), rng.normal(size=(T, B, O)).astype(dtype)
 
 
-def worker_elman(size, dtype, tokens, threads, seconds):
+def worker_elman(size, dtype, tokens, threads, seconds, forward=False):
     import elman
 
     I, H, O, B, T = SIZES[size]
@@ -99,13 +104,15 @@ def worker_elman(size, dtype, tokens, threads, seconds):
     x, target = data(size, dtype, tokens)
     base = reset_peak()
     m = elman.RNN(I, H, O, dtype=dtype, seed=0)
+    if forward:
+        return timed(lambda: m.forward(x), seconds), peak_mb() - base
     opt = elman.optim.SGD(m, lr=0.01)
     loss = "cross_entropy" if tokens else "mse"
     times = timed(lambda: m.train_step(x, target, opt, loss=loss, clip_value=5.0), seconds)
     return times, peak_mb() - base
 
 
-def worker_torch(size, dtype, tokens, threads, seconds):
+def worker_torch(size, dtype, tokens, threads, seconds, forward=False):
     import torch
     import torch.nn.functional as F
 
@@ -118,6 +125,14 @@ def worker_torch(size, dtype, tokens, threads, seconds):
     rnn, head = torch.nn.RNN(I, H, dtype=tdtype), torch.nn.Linear(H, O, dtype=tdtype)
     params = list(rnn.parameters()) + list(head.parameters())
     opt = torch.optim.SGD(params, lr=0.01)
+
+    def infer():
+        with torch.no_grad():
+            out, h_n = rnn(x)
+            return head(out), h_n
+
+    if forward:
+        return timed(infer, seconds), peak_mb() - base
 
     def step():
         opt.zero_grad()
@@ -135,7 +150,30 @@ def worker_torch(size, dtype, tokens, threads, seconds):
     return times, peak_mb() - base
 
 
-def worker_jax(size, dtype, tokens, threads, seconds):
+def worker_onnxruntime(size, dtype, tokens, threads, seconds, forward=True):
+    """elman's ONNX export (one RNN operator and the head) in onnxruntime: inference only."""
+    import tempfile
+
+    import numpy as np
+    import onnxruntime
+
+    import elman
+
+    I, H, O, B, T = SIZES[size]
+    x, _ = data(size, "float32", False)
+    base = reset_peak()
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "m.onnx")
+        elman.export_onnx(elman.RNN(I, H, O, seed=0), path)
+        options = onnxruntime.SessionOptions()
+        if threads != DEFAULT:
+            options.intra_op_num_threads = threads
+        session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    feed = {"x": x, "h0": np.zeros((1, B, H), np.float32)}
+    return timed(lambda: session.run(["y", "h_n"], feed), seconds), peak_mb() - base
+
+
+def worker_jax(size, dtype, tokens, threads, seconds, forward=False):
     if threads != DEFAULT:
         os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} " \
                                   f"intra_op_parallelism_threads={threads}"  # fmt: skip
@@ -214,11 +252,11 @@ def busy_loop() -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", code])
 
 
-def run_worker(framework, size, dtype, inputs, threads, seconds):
+def run_worker(framework, size, dtype, inputs, threads, seconds, forward):
     if framework == "elman-1t":
         framework, threads = "elman", 1
     cmd = [sys.executable, __file__, "--worker", framework, "--sizes", size, "--dtype", dtype, "--input", inputs,
-           "--threads", str(threads), "--seconds", str(seconds)]  # fmt: skip
+           "--threads", str(threads), "--seconds", str(seconds)] + (["--forward"] if forward else [])  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["failed"])[-1]
@@ -240,16 +278,21 @@ def main() -> int:
     parser.add_argument("--load", action="store_true", help="a busy loop on one core during the run")
     parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per framework and size")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each framework per size, interleaved")
-    parser.add_argument("--frameworks", default=",".join(FRAMEWORKS))
-    parser.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
+    parser.add_argument("--frameworks", help="comma-separated (default: all for the mode)")
+    parser.add_argument("--forward", action="store_true", help="time inference (forward and head), not training")
+    parser.add_argument("--worker", choices=("elman", "torch", "jax", "onnxruntime"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:
-        fn = {"elman": worker_elman, "torch": worker_torch, "jax": worker_jax}[args.worker.removesuffix("-1t")]
-        times, mem = fn(args.sizes, args.dtype, args.input == "tokens", args.threads, args.seconds)
+        fn = {"elman": worker_elman, "torch": worker_torch, "jax": worker_jax, "onnxruntime": worker_onnxruntime}[
+            args.worker
+        ]
+        times, mem = fn(args.sizes, args.dtype, args.input == "tokens", args.threads, args.seconds, args.forward)
         print(json.dumps({"ms": 1000 * statistics.median(times), "steps": len(times), "mb": mem}))
         return 0
 
+    if args.forward and (args.input == "tokens" or args.dtype != "float32"):
+        parser.error("--forward times float32 dense inputs (onnxruntime's RNN runs float32 only)")
     load = busy_loop() if args.load else None
     try:
         return compare(args)
@@ -262,15 +305,16 @@ def compare(args: argparse.Namespace) -> int:
     threads = "each library's default threads" if args.threads == DEFAULT else f"{args.threads} threads"
     rate, how = sgemm_gflops(args.threads) if args.dtype == "float32" else (float("nan"), "")
     print(
-        f"{args.dtype}, {args.input} input, {threads}, {os.cpu_count()} cores"
+        ("forward and head only, " if args.forward else "training step, ")
+        + f"{args.dtype}, {args.input} input, {threads}, {os.cpu_count()} cores"
         + (", a busy loop on one core" if args.load else ", no load of ours")
         + f"; sgemm ceiling {rate:.0f} GFLOP/s ({how}); load average at start {os.getloadavg()[0]:.1f}"
     )
     header = f"{'size':7s} {'framework':9s} {'ms/step':>9s} {'GFLOP/s':>8s} {'peak MB':>8s}"
     print(header)
-    frameworks = args.frameworks.split(",")
+    frameworks = (args.frameworks or ",".join(FORWARD_FRAMEWORKS if args.forward else FRAMEWORKS)).split(",")
     for size in args.sizes.split(","):
-        gflop = flops(*SIZES[size]) / 1e9
+        gflop = flops(*SIZES[size]) / 1e9 / (3 if args.forward else 1)  # forward: a third of a step
         # Rounds interleave the frameworks, so that a burst of load from elsewhere on a shared machine
         # hits one round of each rather than all of one framework's time; each reports the median of
         # its round medians.
@@ -280,7 +324,9 @@ def compare(args: argparse.Namespace) -> int:
             for fw in frameworks:
                 if fw in errors:
                     continue
-                result, error = run_worker(fw, size, args.dtype, args.input, args.threads, args.seconds / args.rounds)
+                result, error = run_worker(
+                    fw, size, args.dtype, args.input, args.threads, args.seconds / args.rounds, args.forward
+                )
                 if result is None:
                     errors[fw] = error
                 else:

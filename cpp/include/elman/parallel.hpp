@@ -174,13 +174,15 @@ class ThreadPool {
   // After a loop in which the caller worked for `worked` and then waited `waited` for parts that pool
   // threads held: when the wait outgrew the work (a helper was kept off its core while holding a part,
   // so the loop would have been faster alone), the caller's loops run alone for a while, twice as long
-  // each time this happens again (up to most_alone), half as long after a loop that went well.
+  // each time this happens again (up to most_alone); `forgive` loops in a row that go well halve it.
   void held_up(Clock::duration worked, Clock::duration waited, Clock::time_point now) {
     if (waited > std::max<Clock::duration>(worked, least_wait)) {
       alone_for_ = std::min<Clock::duration>(std::max<Clock::duration>(2 * alone_for_, least_alone), most_alone);
       alone_until_ = now + alone_for_;
-    } else {
+      good_loops_ = 0;
+    } else if (++good_loops_ == forgive) {
       alone_for_ /= 2;
+      good_loops_ = 0;
     }
   }
 
@@ -268,10 +270,12 @@ class ThreadPool {
 
   static constexpr std::chrono::microseconds least_wait{50};
   static constexpr std::chrono::milliseconds least_alone{5}, most_alone{500};
+  static constexpr int forgive = 256;
 
   std::vector<std::thread> threads_;
   Clock::time_point alone_until_{};  // the caller's loops run alone until then (owned by busy_'s holder)
   Clock::duration alone_for_{0};
+  int good_loops_ = 0;
   std::vector<std::unique_ptr<Range[]>> arrays_;  // every range array made; the last is in use
   std::atomic<Range*> ranges_{nullptr};
   int capacity_ = 0;
