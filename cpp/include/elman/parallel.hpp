@@ -349,9 +349,11 @@ constexpr double min_work_per_thread = 1 << 18;
 constexpr Index parts_per_thread = 4;
 
 // Calls fn(begin, end) on contiguous parts of [0, n), each at least `grain` long, from as many threads
-// as `work` (the total cost in multiply-adds) pays for. A part is never split, so fn sees whole parts.
+// as `work` (the total cost in multiply-adds) pays for, in up to `per_thread` parts per thread (fewer
+// where each part has a fixed cost, such as reading a large W_hh at every step). A part is never
+// split, so fn sees whole parts.
 template <typename Fn>
-void parallel_for(Index n, double work, Fn fn, Index grain = 1) {
+void parallel_for(Index n, double work, Fn fn, Index grain = 1, Index per_thread = parts_per_thread) {
   const Index most = n / std::max<Index>(grain, 1);
   Index threads = std::min<Index>(get_num_threads(), most);
   threads = std::min<Index>(threads, static_cast<Index>(work / min_work_per_thread));
@@ -359,7 +361,7 @@ void parallel_for(Index n, double work, Fn fn, Index grain = 1) {
     if (n > 0) fn(Index(0), n);
     return;
   }
-  const Index parts = std::min(most, threads * parts_per_thread);
+  const Index parts = std::min(most, threads * std::max<Index>(per_thread, 1));
   auto part = [&](Index c) { fn(n * c / parts, n * (c + 1) / parts); };
   detail::pool().run(parts, static_cast<int>(threads - 1), part);
 }

@@ -82,6 +82,13 @@ struct ActivationGrad {
   }
 };
 
+// Parts per thread of the recurrence's batch: each part reads all of W_hh at every step, so once W_hh
+// outgrows a core's share of cache (256 KB here) one part per thread, else several, for balance.
+template <typename S>
+Index recurrence_parts(Index H) {
+  return double(H) * H * sizeof(S) > 256 * 1024 ? 1 : parts_per_thread;
+}
+
 // x is (T*B, I) or tokens; out is (T*B, H), this direction's columns of the layer output;
 // state is (B, H): h0 on entry, h_n (the state after each sequence's last valid step) on exit.
 // Padded steps leave the state untouched and output 0. The reverse direction runs t = T-1..0, so a
@@ -127,7 +134,7 @@ void rnn_forward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity 
           a.row(b - b0).setZero();
       }
     }
-  }, 4);
+  }, 4, recurrence_parts<S>(H));
 }
 
 // y (B, n) [+]= x (B, K) W^T, W being (n, K), for one time step. At batch 1 a matrix-vector product
@@ -198,7 +205,7 @@ void rnn_backward(const LayerInput<S>& x, const LayerWeights<S>& w, Nonlinearity
       else
         w_hh.multiply(d, d_previous, true, derivative(previous));
     }
-  }, 4);
+  }, 4, recurrence_parts<S>(H));
 
   // 2. The first step of each sequence takes h0 as its previous state: gather its dA rows.
   if (h0) {
