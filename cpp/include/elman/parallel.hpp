@@ -145,7 +145,8 @@ class ThreadPool {
         std::this_thread::yield();  // a part left is held by a thread that is off its core
       now = Clock::now();
     }
-    held_up(own - begin, now - own, now);
+    // Held up: the caller waited longer for a preempted helper's part than it worked itself.
+    held_up(now - own > std::max<Clock::duration>(own - begin, least_wait), now);
     if (failed_.load(std::memory_order_acquire)) std::rethrow_exception(error_);
   }
 
@@ -171,18 +172,17 @@ class ThreadPool {
   static constexpr int part_bits = 24;
   static constexpr std::uint64_t part_mask = (std::uint64_t(1) << part_bits) - 1;
 
-  // After a loop in which the caller worked for `worked` and then waited `waited` for parts that pool
-  // threads held: when the wait outgrew the work (a helper was kept off its core while holding a part,
-  // so the loop would have been faster alone), the caller's loops run alone for a while, twice as long
-  // each time this happens again (up to most_alone); `forgive` loops in a row that go well halve it.
-  void held_up(Clock::duration worked, Clock::duration waited, Clock::time_point now) {
-    if (waited > std::max<Clock::duration>(worked, least_wait)) {
+  // After a loop, `held` if another program held it up: the caller's loops then run alone
+  // for a while, twice as long each time this happens again (up to most_alone); a calm stretch of
+  // four times that long since halves it. So a machine that is busy for long settles on loops alone
+  // with a try every half second, and one stall among calm loops costs a few milliseconds alone.
+  void held_up(bool held, Clock::time_point now) {
+    if (held) {
       alone_for_ = std::min<Clock::duration>(std::max<Clock::duration>(2 * alone_for_, least_alone), most_alone);
-      alone_until_ = now + alone_for_;
-      good_loops_ = 0;
-    } else if (++good_loops_ == forgive) {
+      alone_until_ = calm_since_ = now + alone_for_;
+    } else if (alone_for_.count() > 0 && now - calm_since_ > 4 * alone_for_) {
       alone_for_ /= 2;
-      good_loops_ = 0;
+      calm_since_ = now;
     }
   }
 
@@ -270,12 +270,11 @@ class ThreadPool {
 
   static constexpr std::chrono::microseconds least_wait{50};
   static constexpr std::chrono::milliseconds least_alone{5}, most_alone{500};
-  static constexpr int forgive = 256;
 
   std::vector<std::thread> threads_;
   Clock::time_point alone_until_{};  // the caller's loops run alone until then (owned by busy_'s holder)
   Clock::duration alone_for_{0};
-  int good_loops_ = 0;
+  Clock::time_point calm_since_{};
   std::vector<std::unique_ptr<Range[]>> arrays_;  // every range array made; the last is in use
   std::atomic<Range*> ranges_{nullptr};
   int capacity_ = 0;
