@@ -217,6 +217,16 @@ def test_a_forked_child_runs_with_one_thread_and_the_same_results(rng):  # paren
         elman.set_num_threads(threads)
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="fork")
+def test_a_child_forked_before_any_loop_ran_starts_with_one_thread():
+    code = "import os, elman\nif os.fork() == 0:\n    print(elman.get_num_threads())\n    os._exit(0)\nos.wait()\n"
+    env = {k: v for k, v in os.environ.items() if k not in ("ELMAN_NUM_THREADS", "OMP_NUM_THREADS")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env={**env, "ELMAN_NUM_THREADS": "3"}, capture_output=True, text=True
+    )
+    assert result.stdout.split() == ["1"], result.stderr
+
+
 def test_calls_from_several_python_threads_share_the_pool(rng):
     """Big enough that each call splits its loops across the pool; calls arriving while another runs
     go alone. Every result must equal the one-thread result."""

@@ -302,7 +302,8 @@ inline void after_fork_in_child() {
   thread_setting().store(1);
 }
 
-inline ThreadPool& pool() {
+// Registers after_fork_in_child once, as soon as a thread count is decided or a pool made.
+inline void watch_forks() {
   static const bool registered = [] {
 #ifdef ELMAN_HAS_ATFORK
     pthread_atfork(nullptr, nullptr, after_fork_in_child);
@@ -310,6 +311,10 @@ inline ThreadPool& pool() {
     return true;
   }();
   (void)registered;
+}
+
+inline ThreadPool& pool() {
+  watch_forks();
   ThreadPool* p = pool_slot().load(std::memory_order_acquire);
   if (p == nullptr) {
     auto made = std::make_unique<ThreadPool>();
@@ -325,6 +330,7 @@ inline ThreadPool& pool() {
 // Eigen's own threading off.
 inline void set_num_threads(int n) {
   if (n < 1) throw std::invalid_argument("n is " + std::to_string(n) + "; expected a positive integer");
+  detail::watch_forks();
   detail::thread_setting() = n;
   if (detail::pool_slot().load() != nullptr) detail::pool().shrink(n - 1);
   Eigen::setNbThreads(1);
@@ -333,6 +339,7 @@ inline void set_num_threads(int n) {
 inline int get_num_threads() {
   int n = detail::thread_setting().load(std::memory_order_relaxed);
   if (n == 0) {
+    detail::watch_forks();
     const int given = detail::threads_from_environment();
     n = given > 0 ? given : detail::available_cores();
     int unset = 0;
