@@ -754,4 +754,6 @@ PYBIND11_MODULE(ELMAN_MODULE, m) {
       },
       py::arg("n"));
   m.def("get_num_threads", &elman::get_num_threads);
+  m.def("threads_from_environment", &elman::detail::threads_from_environment,
+        "ELMAN_NUM_THREADS, else OMP_NUM_THREADS (its first entry), or 0 when neither is set.");
 }

@@ -36,7 +36,6 @@ from .optim import Optimizer
 
 # Environment variables that launchers (MPICH's and Open MPI's mpiexec, Slurm's srun) give every process.
 LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "PMIX_RANK", "OMPI_COMM_WORLD_SIZE")
-THREAD_VARIABLES = ("ELMAN_NUM_THREADS", "OMP_NUM_THREADS")
 
 
 def launched() -> bool:
@@ -60,18 +59,9 @@ def init(threads: int | None = None) -> Any:
     if comm.Get_size() > 1:
         sys.excepthook = _abort_hook(comm, sys.excepthook)
     if threads is None:
-        given = next((os.environ[v] for v in THREAD_VARIABLES if os.environ.get(v)), None)
-        threads = rank_cores(comm) if given is None else _thread_setting(given)
+        threads = _core.threads_from_environment() or rank_cores(comm)  # the core reads the variables
     _core.set_num_threads(check.integer("threads", threads, 1))
     return comm
-
-
-def _thread_setting(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        name = next(v for v in THREAD_VARIABLES if os.environ.get(v))
-        raise ValueError(f"{name} is {text!r}; expected a positive integer") from None
 
 
 def rank_cores(comm: Any) -> int:
